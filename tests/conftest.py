@@ -1,0 +1,30 @@
+"""Shared fixtures: real local engines, started once per test session.
+
+The engines are real (moto's server, an embedded PostgreSQL via pgserver) and shared by every
+test module that asks for them; each test makes its own queues and tables so tests stay independent.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+os.environ.setdefault("JSII_DEPRECATED", "quiet")
+
+from labs.local_engines import EmbeddedPostgres, MotoServer, embedded_postgres, moto_server  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def moto() -> MotoServer:
+    """A moto server in its own process, for SQS, SNS, DynamoDB and Secrets Manager."""
+    with moto_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres() -> EmbeddedPostgres:
+    """An embedded PostgreSQL server for the whole session."""
+    with embedded_postgres() as server:
+        yield server
