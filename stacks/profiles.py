@@ -75,6 +75,30 @@ PRODUCTION = Profile(
     rotate_database_secret=True,
 )
 
+# CloudWatch Logs accepts only these retention periods.
+_RETENTION_NAMES = {
+    1: "ONE_DAY",
+    3: "THREE_DAYS",
+    5: "FIVE_DAYS",
+    7: "ONE_WEEK",
+    14: "TWO_WEEKS",
+    30: "ONE_MONTH",
+    60: "TWO_MONTHS",
+    90: "THREE_MONTHS",
+    180: "SIX_MONTHS",
+    365: "ONE_YEAR",
+    731: "TWO_YEARS",
+    3653: "TEN_YEARS",
+}
+
+
+def log_retention(profile: Profile):
+    """The profile's log retention as CDK's `RetentionDays`."""
+    from aws_cdk import aws_logs
+
+    return aws_logs.RetentionDays[_RETENTION_NAMES[profile.log_retention_days]]
+
+
 PROFILES: dict[str, Profile] = {p.name: p for p in (SANDBOX, PRODUCTION)}
 
 

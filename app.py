@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""The CDK app: every queue pattern of this project, for one deployment profile.
+
+    npx cdk synth --all -c profile=sandbox      # or production
+    npx cdk deploy WriteBuffer -c profile=sandbox
+
+cdk-nag's AwsSolutions pack runs on every synth: an unacknowledged finding fails it and
+`cdk.out/validation-report.json` says why.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+# `constructs/` is a namespace folder so that it cannot shadow the pip package `constructs`;
+# the reusable package inside it, `queue_patterns`, is reached through this path entry.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "constructs"))
+
+import aws_cdk as cdk  # noqa: E402
+from cdk_nag import AwsSolutionsChecks  # noqa: E402
+
+from stacks.profiles import profile_named  # noqa: E402
+from stacks.write_buffer_stack import WriteBufferStack  # noqa: E402
+
+
+def build_app(app: cdk.App | None = None, *, nag: bool = True) -> cdk.App:
+    """Add every stack to `app` (a new one by default), configured by its context."""
+    app = app or cdk.App()
+    profile = profile_named(app.node.try_get_context("profile"))
+    env = cdk.Environment(
+        account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")
+    )
+    tags = {"project": "queue-patterns", "profile": profile.name}
+
+    WriteBufferStack(
+        app,
+        "WriteBuffer",
+        stack_name=f"queue-patterns-write-buffer-{profile.name}",
+        description="Write buffering: API -> SQS -> EC2 Auto Scaling workers -> RDS PostgreSQL",
+        profile=profile,
+        worker_scaling=app.node.try_get_context("worker_scaling") or "step",
+        env=env,
+        tags=tags,
+    )
+
+    if nag:
+        cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return app
+
+
+if __name__ == "__main__":
+    build_app().synth()

@@ -1,0 +1,25 @@
+"""Reusable CDK constructs for queue-based architectures on AWS.
+
+Each module is one construct that imports only `aws_cdk` and `constructs`: copy the file you
+need into your own app. This package only gathers them for this project's stacks.
+"""
+
+from queue_patterns.alarm_topic import AlarmTopic
+from queue_patterns.postgres_database import PostgresDatabase
+from queue_patterns.queue_alarms import QueueAlarms
+from queue_patterns.queue_dashboard import QueueDashboard
+from queue_patterns.queue_with_dead_letter import QueueWithDeadLetter
+from queue_patterns.queue_worker_fleet import QueueWorkerFleet
+from queue_patterns.rest_api_to_queue import RestApiToQueue
+from queue_patterns.worker_network import WorkerNetwork
+
+__all__ = [
+    "AlarmTopic",
+    "PostgresDatabase",
+    "QueueAlarms",
+    "QueueDashboard",
+    "QueueWithDeadLetter",
+    "QueueWorkerFleet",
+    "RestApiToQueue",
+    "WorkerNetwork",
+]

@@ -1,0 +1,115 @@
+"""RDS PostgreSQL for queue consumers: private, encrypted, TLS-only, credentials in Secrets Manager.
+
+Why a construct: the database is what the write buffer protects, so it must not be reachable from
+anywhere but the consumers. It lives in isolated subnets (no route to the internet), admits only
+the security groups you `allow_from`, forces TLS, exports its log to CloudWatch, and keeps its
+generated credentials in Secrets Manager (optionally rotated). The engine's minor version is
+pinned: an unplanned minor upgrade is a change a reviewer should see in a diff.
+
+Copy this file into any CDK app: it imports only `aws_cdk` and `constructs`.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_rds as rds
+
+from constructs import Construct
+
+
+class PostgresDatabase(Construct):
+    """A single RDS PostgreSQL instance with a generated, optionally rotated, secret.
+
+    Attributes: `instance`, `secret` (RDS JSON: host, port, username, password, dbname),
+    `database_name`. Call `allow_from(peer)` for each consumer security group.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        vpc: ec2.IVpc,
+        database_name: str = "app",
+        engine_version: rds.PostgresEngineVersion = rds.PostgresEngineVersion.VER_17_6,
+        instance_type: ec2.InstanceType | None = None,
+        allocated_storage_gib: int = 20,
+        multi_az: bool = True,
+        deletion_protection: bool = True,
+        backup_retention: Duration = Duration.days(7),
+        storage_encryption_key: kms.IKey | None = None,
+        performance_insights: bool = False,
+        rotate_secret: bool = False,
+        rotation_subnets: ec2.SubnetSelection | None = None,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+        removal_policy: RemovalPolicy = RemovalPolicy.SNAPSHOT,
+    ) -> None:
+        super().__init__(scope, id_)
+        name = "PostgresDatabase"
+        if not database_name.isidentifier() or len(database_name) > 63:
+            raise ValueError(
+                f"{name}.database_name: {database_name!r} must be a letter or '_' followed by "
+                "letters, digits or '_', at most 63 characters (a PostgreSQL identifier)"
+            )
+        if not 20 <= allocated_storage_gib <= 65_536:
+            raise ValueError(
+                f"{name}.allocated_storage_gib: {allocated_storage_gib} is outside 20..65536 "
+                "(the gp3 range RDS accepts)"
+            )
+        if not 1 <= backup_retention.to_days() <= 35:
+            raise ValueError(
+                f"{name}.backup_retention: {backup_retention.to_days()} days is outside 1..35; "
+                "0 would turn off point-in-time recovery"
+            )
+        if rotate_secret and rotation_subnets is None:
+            raise ValueError(
+                f"{name}.rotation_subnets: required when rotate_secret is True; the rotation "
+                "Lambda must run in subnets that reach both the database and Secrets Manager"
+            )
+        self.database_name = database_name
+        engine = rds.DatabaseInstanceEngine.postgres(version=engine_version)
+        self.instance = rds.DatabaseInstance(
+            self,
+            "Instance",
+            engine=engine,
+            instance_type=instance_type or ec2.InstanceType("t4g.micro"),
+            vpc=vpc,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+            database_name=database_name,
+            credentials=rds.Credentials.from_generated_secret(
+                "app_admin", encryption_key=storage_encryption_key
+            ),
+            allocated_storage=allocated_storage_gib,
+            storage_type=rds.StorageType.GP3,
+            storage_encrypted=True,
+            storage_encryption_key=storage_encryption_key,
+            multi_az=multi_az,
+            deletion_protection=deletion_protection,
+            backup_retention=backup_retention,
+            delete_automated_backups=removal_policy == RemovalPolicy.DESTROY,
+            removal_policy=removal_policy,
+            publicly_accessible=False,
+            auto_minor_version_upgrade=False,
+            enable_performance_insights=performance_insights or None,
+            cloudwatch_logs_exports=["postgresql"],
+            cloudwatch_logs_retention=log_retention,
+            parameter_group=rds.ParameterGroup(
+                self,
+                "Parameters",
+                engine=engine,
+                description="TLS-only connections",
+                parameters={"rds.force_ssl": "1"},
+            ),
+        )
+        self.secret = self.instance.secret
+        if rotate_secret:
+            self.instance.add_rotation_single_user(
+                automatically_after=Duration.days(30), vpc_subnets=rotation_subnets
+            )
+
+    def allow_from(self, peer: ec2.IConnectable, description: str) -> None:
+        """Admit `peer` (a consumer's security group) on the database port, and nothing else."""
+        self.instance.connections.allow_default_port_from(peer, description)

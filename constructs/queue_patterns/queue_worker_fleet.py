@@ -1,0 +1,459 @@
+"""EC2 Auto Scaling fleet that consumes an SQS queue, scaled on how backed up the queue is.
+
+Why a construct: the consumer side of a write buffer (seed 004) has to grow when a burst lands
+and shrink to nothing when the queue is empty, run a long-lived poller as a proper service, and
+be locked down the way a reviewer expects. This puts that in one place:
+
+- Instances: Amazon Linux 2023 on Graviton, IMDSv2 only, encrypted gp3 root volume, no SSH key
+  and no inbound rule (Session Manager instead), egress only on 443 plus what callers allow.
+- The worker: a folder with a `requirements.txt`, shipped as a CDK asset, installed into a venv
+  and run as a hardened systemd service (`Type=notify` watchdog, restart on failure, SIGTERM
+  with a grace period so scale-in drains in-flight work), logs shipped to CloudWatch Logs.
+- Scaling, two ways:
+  * `"step"` (default): step scaling on `ApproximateNumberOfMessagesVisible`. Scale-out steps add
+    more instances the deeper the queue; scale-in halves the fleet once nothing has been waiting
+    for `scale_in_after`, down to `min_capacity` (0: an empty queue costs no instances).
+  * `"backlog_per_instance"`: target tracking on visible messages / in-service instances (metric
+    math, through the L1 policy since the L2 cannot take it). It sizes the fleet in one move
+    from "how many messages can one instance clear within the acceptable latency", which step
+    scaling only approximates with fixed thresholds; it cannot scale out from zero instances.
+
+Copy this file into any CDK app: it imports only `aws_cdk` and `constructs`.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_autoscaling as autoscaling
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+
+from constructs import Construct
+
+SCALING_MODES = ("step", "backlog_per_instance")
+INSTALL_DIR = "/opt/queue-worker"
+
+
+class QueueWorkerFleet(Construct):
+    """Auto Scaling group of queue workers, scaled on queue depth.
+
+    Attributes: `auto_scaling_group`, `role`, `security_group` (allow it to reach your database),
+    `log_group`, `scaling_policies`.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        vpc: ec2.IVpc,
+        queue: sqs.IQueue,
+        code_path: str,
+        module: str,
+        environment: Mapping[str, str] | None = None,
+        vpc_subnets: ec2.SubnetSelection | None = None,
+        instance_type: ec2.InstanceType | None = None,
+        min_capacity: int = 0,
+        max_capacity: int = 4,
+        scaling: str = "step",
+        scale_out_steps: Sequence[tuple[int, int]] = ((1, 1), (100, 2), (500, 4)),
+        scale_in_after: Duration = Duration.minutes(5),
+        target_backlog_per_instance: int = 500,
+        instance_warmup: Duration = Duration.minutes(3),
+        shutdown_grace: Duration = Duration.seconds(30),
+        notifications_topic: sns.ITopic | None = None,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+    ) -> None:
+        super().__init__(scope, id_)
+        instance_type = instance_type or ec2.InstanceType("t4g.micro")
+        _validate(
+            code_path=code_path,
+            module=module,
+            instance_type=instance_type,
+            min_capacity=min_capacity,
+            max_capacity=max_capacity,
+            scaling=scaling,
+            scale_out_steps=scale_out_steps,
+            scale_in_after=scale_in_after,
+            target_backlog_per_instance=target_backlog_per_instance,
+            shutdown_grace=shutdown_grace,
+        )
+        service = _service_name(id_)
+
+        self.log_group = logs.LogGroup(
+            self, "Logs", retention=log_retention, removal_policy=removal_policy
+        )
+        self.role = iam.Role(
+            self,
+            "InstanceRole",
+            assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
+            description="Queue worker instances: consume the queue, ship logs, Session Manager",
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSSMManagedInstanceCore")
+            ],
+        )
+        queue.grant_consume_messages(self.role)
+        self.log_group.grant_write(self.role)
+
+        code = s3_assets.Asset(
+            self, "WorkerCode", path=code_path, exclude=["**/__pycache__", "**/*.pyc", "tests"]
+        )
+        code.grant_read(self.role)
+
+        self.security_group = ec2.SecurityGroup(
+            self,
+            "SecurityGroup",
+            vpc=vpc,
+            description="Queue workers: no inbound; outbound HTTPS to AWS APIs and packages",
+            allow_all_outbound=False,
+        )
+        self.security_group.add_egress_rule(
+            ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to SQS, S3, Secrets Manager, packages"
+        )
+
+        env = {
+            "QUEUE_URL": queue.queue_url,
+            "AWS_REGION": Stack.of(self).region,
+            "SHUTDOWN_GRACE_SECONDS": str(int(shutdown_grace.to_seconds())),
+            **(environment or {}),
+        }
+        user_data = ec2.UserData.for_linux()
+        archive = user_data.add_s3_download_command(
+            bucket=code.bucket, bucket_key=code.s3_object_key
+        )
+        user_data.add_commands(
+            *_install_commands(
+                service=service,
+                archive=archive,
+                module=module,
+                environment=env,
+                log_group=self.log_group.log_group_name,
+                stop_timeout=int(shutdown_grace.to_seconds()) + 15,
+            )
+        )
+
+        launch_template = ec2.LaunchTemplate(
+            self,
+            "LaunchTemplate",
+            machine_image=ec2.MachineImage.latest_amazon_linux2023(
+                cpu_type=ec2.AmazonLinuxCpuType.ARM_64
+            ),
+            instance_type=instance_type,
+            role=self.role,
+            security_group=self.security_group,
+            user_data=user_data,
+            require_imdsv2=True,
+            http_put_response_hop_limit=1,
+            associate_public_ip_address=_public(vpc, vpc_subnets),
+            block_devices=[
+                ec2.BlockDevice(
+                    device_name="/dev/xvda",
+                    volume=ec2.BlockDeviceVolume.ebs(
+                        10, encrypted=True, volume_type=ec2.EbsDeviceVolumeType.GP3
+                    ),
+                )
+            ],
+        )
+        self.auto_scaling_group = autoscaling.AutoScalingGroup(
+            self,
+            "Group",
+            vpc=vpc,
+            vpc_subnets=vpc_subnets,
+            launch_template=launch_template,
+            min_capacity=min_capacity,
+            max_capacity=max_capacity,
+            default_instance_warmup=instance_warmup,
+            group_metrics=[autoscaling.GroupMetrics.all()],
+            health_checks=autoscaling.HealthChecks.ec2(grace_period=instance_warmup),
+            # New instances must come up healthy before old ones go: a broken worker build
+            # rolls back instead of draining the fleet.
+            update_policy=autoscaling.UpdatePolicy.rolling_update(
+                min_instances_in_service=min_capacity,
+                max_batch_size=1,
+                pause_time=instance_warmup,
+            ),
+            notifications=(
+                [autoscaling.NotificationConfiguration(topic=notifications_topic)]
+                if notifications_topic
+                else None
+            ),
+        )
+        if scaling == "step":
+            self.scaling_policies = self._step_scaling(
+                queue, scale_out_steps, scale_in_after, instance_warmup
+            )
+        else:
+            self.scaling_policies = [
+                self._backlog_tracking(queue, target_backlog_per_instance, instance_warmup)
+            ]
+
+    def _step_scaling(self, queue, scale_out_steps, scale_in_after, warmup):
+        """Scale out in steps on visible messages; halve the fleet once nothing waits."""
+        visible = queue.metric_approximate_number_of_messages_visible(
+            period=Duration.minutes(1), statistic="Maximum"
+        )
+        scale_out = autoscaling.StepScalingAction(
+            self,
+            "ScaleOut",
+            auto_scaling_group=self.auto_scaling_group,
+            adjustment_type=autoscaling.AdjustmentType.CHANGE_IN_CAPACITY,
+            estimated_instance_warmup=warmup,
+            metric_aggregation_type=autoscaling.MetricAggregationType.MAXIMUM,
+        )
+        first = scale_out_steps[0][0]
+        bounds = [threshold - first for threshold, _ in scale_out_steps] + [None]
+        for (_, add), lower, upper in zip(scale_out_steps, bounds, bounds[1:], strict=False):
+            scale_out.add_adjustment(adjustment=add, lower_bound=lower, upper_bound=upper)
+        scale_out_alarm = cloudwatch.Alarm(
+            self,
+            "BacklogGrowing",
+            alarm_description=f"{first}+ messages waiting: add workers",
+            metric=visible,
+            threshold=first,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        scale_out_alarm.add_alarm_action(cw_actions.AutoScalingAction(scale_out))
+
+        scale_in = autoscaling.StepScalingAction(
+            self,
+            "ScaleIn",
+            auto_scaling_group=self.auto_scaling_group,
+            adjustment_type=autoscaling.AdjustmentType.PERCENT_CHANGE_IN_CAPACITY,
+            min_adjustment_magnitude=1,
+            metric_aggregation_type=autoscaling.MetricAggregationType.MAXIMUM,
+        )
+        scale_in.add_adjustment(adjustment=-50, upper_bound=0)
+        minutes = int(scale_in_after.to_minutes())
+        scale_in_alarm = cloudwatch.Alarm(
+            self,
+            "BacklogEmpty",
+            alarm_description=f"Nothing waiting for {minutes} min: halve the workers",
+            metric=visible,
+            threshold=0,
+            evaluation_periods=minutes,
+            comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_OR_EQUAL_TO_THRESHOLD,
+            # No data means SQS reported nothing: an idle queue, so scaling in is right.
+            treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
+        )
+        scale_in_alarm.add_alarm_action(cw_actions.AutoScalingAction(scale_in))
+        return [scale_out, scale_in]
+
+    def _backlog_tracking(self, queue, target, warmup):
+        """Target tracking on backlog per instance: visible messages / in-service instances."""
+        dimension = autoscaling.CfnScalingPolicy.MetricDimensionProperty
+
+        def stat(id_, namespace, name, dims, return_data=False):
+            return autoscaling.CfnScalingPolicy.TargetTrackingMetricDataQueryProperty(
+                id=id_,
+                return_data=return_data,
+                metric_stat=autoscaling.CfnScalingPolicy.TargetTrackingMetricStatProperty(
+                    metric=autoscaling.CfnScalingPolicy.MetricProperty(
+                        namespace=namespace, metric_name=name, dimensions=dims
+                    ),
+                    stat="Sum" if namespace == "AWS/SQS" else "Average",
+                ),
+            )
+
+        return autoscaling.CfnScalingPolicy(
+            self,
+            "BacklogPerInstance",
+            auto_scaling_group_name=self.auto_scaling_group.auto_scaling_group_name,
+            policy_type="TargetTrackingScaling",
+            estimated_instance_warmup=int(warmup.to_seconds()),
+            target_tracking_configuration=autoscaling.CfnScalingPolicy.TargetTrackingConfigurationProperty(
+                target_value=target,
+                customized_metric_specification=autoscaling.CfnScalingPolicy.CustomizedMetricSpecificationProperty(
+                    metrics=[
+                        stat(
+                            "visible",
+                            "AWS/SQS",
+                            "ApproximateNumberOfMessagesVisible",
+                            [dimension(name="QueueName", value=queue.queue_name)],
+                        ),
+                        stat(
+                            "instances",
+                            "AWS/AutoScaling",
+                            "GroupInServiceInstances",
+                            [
+                                dimension(
+                                    name="AutoScalingGroupName",
+                                    value=self.auto_scaling_group.auto_scaling_group_name,
+                                )
+                            ],
+                        ),
+                        autoscaling.CfnScalingPolicy.TargetTrackingMetricDataQueryProperty(
+                            id="backlogPerInstance",
+                            expression="visible / instances",
+                            label="Visible messages per in-service instance",
+                            return_data=True,
+                        ),
+                    ]
+                ),
+            ),
+        )
+
+
+def _validate(
+    *,
+    code_path,
+    module,
+    instance_type,
+    min_capacity,
+    max_capacity,
+    scaling,
+    scale_out_steps,
+    scale_in_after,
+    target_backlog_per_instance,
+    shutdown_grace,
+) -> None:
+    """Fail synth with a message naming the prop, its value and the rule."""
+    name = "QueueWorkerFleet"
+    if not (Path(code_path) / "requirements.txt").is_file():
+        raise ValueError(
+            f"{name}.code_path: {code_path!r} has no requirements.txt; the instances install "
+            "the worker's dependencies from it at boot"
+        )
+    if not module.replace(".", "").replace("_", "").isalnum():
+        raise ValueError(f"{name}.module: {module!r} is not a Python module name")
+    if instance_type.architecture != ec2.InstanceArchitecture.ARM_64:
+        raise ValueError(
+            f"{name}.instance_type: {instance_type} is not a Graviton (arm64) type; the fleet "
+            "runs the arm64 Amazon Linux 2023 image"
+        )
+    if not 0 <= min_capacity <= max_capacity or max_capacity < 1:
+        raise ValueError(
+            f"{name}.max_capacity: {max_capacity} must be at least 1 and at least "
+            f"min_capacity ({min_capacity}), which must be 0 or more"
+        )
+    if scaling not in SCALING_MODES:
+        raise ValueError(f"{name}.scaling: {scaling!r} is not one of {', '.join(SCALING_MODES)}")
+    if scaling == "step":
+        thresholds = [t for t, _ in scale_out_steps]
+        if not scale_out_steps or thresholds[0] < 1 or thresholds != sorted(set(thresholds)):
+            raise ValueError(
+                f"{name}.scale_out_steps: thresholds {thresholds} must start at 1 or more and "
+                "rise strictly; each step applies from its threshold up to the next"
+            )
+        if any(add < 1 for _, add in scale_out_steps):
+            raise ValueError(
+                f"{name}.scale_out_steps: {list(scale_out_steps)} has a step that adds fewer "
+                "than 1 instance; scale-out steps must add instances"
+            )
+        if not 1 <= scale_in_after.to_minutes() <= 60 or scale_in_after.to_seconds() % 60:
+            raise ValueError(
+                f"{name}.scale_in_after: {scale_in_after.to_seconds()}s must be whole minutes "
+                "from 1 to 60; SQS metrics arrive once a minute"
+            )
+    elif min_capacity < 1:
+        raise ValueError(
+            f"{name}.min_capacity: 0 with scaling='backlog_per_instance' cannot work; backlog "
+            "per instance divides by the in-service count, which is undefined at zero "
+            "instances, so target tracking would never scale out from zero (use min 1, or "
+            "step scaling)"
+        )
+    if target_backlog_per_instance < 1:
+        raise ValueError(
+            f"{name}.target_backlog_per_instance: {target_backlog_per_instance} must be 1 or "
+            "more (acceptable latency / average processing time per message)"
+        )
+    if not 1 <= shutdown_grace.to_seconds() <= 300:
+        raise ValueError(
+            f"{name}.shutdown_grace: {shutdown_grace.to_seconds()}s is outside 1..300s; EC2 "
+            "gives a terminating instance's services only a few minutes to stop"
+        )
+
+
+def _service_name(id_: str) -> str:
+    """`WriteWorkers` -> `write-workers`: a systemd unit and user name from the construct id."""
+    chars = [("-" + c.lower()) if c.isupper() else c for c in id_]
+    return "".join(chars).lstrip("-").replace("_", "-")
+
+
+def _public(vpc: ec2.IVpc, selection: ec2.SubnetSelection | None) -> bool | None:
+    """Public subnets need a public IP for the instances to reach AWS APIs without a NAT."""
+    if selection is None or selection.subnet_type != ec2.SubnetType.PUBLIC:
+        return None
+    return True
+
+
+def _install_commands(*, service, archive, module, environment, log_group, stop_timeout):
+    """Boot script: install the worker into a venv, run it as a hardened systemd service."""
+    home = f"{INSTALL_DIR}/{service}"
+    env_lines = "\n".join(f"{key}={value}" for key, value in environment.items())
+    agent_config = json.dumps(
+        {
+            "logs": {
+                "logs_collected": {
+                    "files": {
+                        "collect_list": [
+                            {
+                                "file_path": f"/var/log/{service}/worker.log",
+                                "log_group_name": log_group,
+                                "log_stream_name": "{instance_id}",
+                            }
+                        ]
+                    }
+                }
+            }
+        }
+    )
+    unit = f"""[Unit]
+Description=Queue worker {service}
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+Type=notify
+NotifyAccess=main
+User={service}
+WorkingDirectory={home}
+EnvironmentFile=/etc/{service}.env
+ExecStart={home}/venv/bin/python -m {module}
+Restart=always
+RestartSec=5
+WatchdogSec=60
+KillSignal=SIGTERM
+TimeoutStopSec={stop_timeout}
+StandardOutput=append:/var/log/{service}/worker.log
+StandardError=inherit
+NoNewPrivileges=yes
+ProtectSystem=strict
+ProtectHome=yes
+PrivateTmp=yes
+ReadWritePaths=/var/log/{service}
+
+[Install]
+WantedBy=multi-user.target
+"""
+    return [
+        "set -euo pipefail",
+        "dnf install -y python3.11 python3.11-pip unzip amazon-cloudwatch-agent",
+        f"useradd --system --no-create-home --shell /sbin/nologin {service}",
+        f"mkdir -p {home} /var/log/{service}",
+        f"chown {service} /var/log/{service}",
+        f"unzip -o {shlex.quote(archive)} -d {home}",
+        f"python3.11 -m venv {home}/venv",
+        f"{home}/venv/bin/pip install --no-cache-dir -r {home}/requirements.txt",
+        f"cat > /etc/{service}.env <<'ENV'\n{env_lines}\nENV",
+        f"chmod 600 /etc/{service}.env",
+        f"cat > /etc/systemd/system/{service}.service <<'UNIT'\n{unit}UNIT",
+        f"cat > /opt/aws/amazon-cloudwatch-agent/etc/{service}.json <<'CWA'\n{agent_config}\nCWA",
+        "/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 "
+        f"-s -c file:/opt/aws/amazon-cloudwatch-agent/etc/{service}.json",
+        "systemctl daemon-reload",
+        f"systemctl enable --now {service}.service",
+    ]

@@ -1,0 +1,138 @@
+"""cdk-nag AwsSolutions findings this project accepts: each on one resource, each with a reason.
+
+Every acknowledgment names the exact finding (rule and, for IAM rules, the exact action or
+resource) on the exact construct, so a new resource that trips the same rule still fails synth
+until someone fixes it or writes its reason here. A reviewer reads every exception on one screen.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+
+from constructs import Construct
+from stacks.profiles import Profile
+
+ASSET_BUCKET = "arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*"
+
+
+def acknowledge_findings(scope: Construct, path: str, findings: dict[str, str]) -> None:
+    """Acknowledge `{finding id: reason}` on the construct at `path` below `scope`."""
+    target = scope
+    for part in path.split("/"):
+        target = target.node.find_child(part)
+    for finding, reason in findings.items():
+        cdk.Validations.of(target).acknowledge(cdk.Acknowledgment(id=finding, reason=reason))
+
+
+def log_retention_provider(stack: cdk.Stack) -> str:
+    """The id of CDK's singleton LogRetention function (its id ends in a fixed hash)."""
+    return next(c.node.id for c in stack.node.children if c.node.id.startswith("LogRetention"))
+
+
+def acknowledge_write_buffer(stack: cdk.Stack, profile: Profile) -> None:
+    """The accepted findings of `WriteBufferStack`."""
+    acknowledge_findings(
+        stack,
+        "Frontend/Api/CloudWatchRole",
+        {
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AmazonAPIGatewayPushToCloudWatchLogs]": "The AWS-maintained policy API Gateway documents for its account-level logging "
+            "role; it grants only CloudWatch Logs writes.",
+        },
+    )
+    acknowledge_findings(
+        stack,
+        "Frontend/Api/Default/orders/POST",
+        {
+            "AwsSolutions-COG4": "The method uses IAM (SigV4) authorization: its callers are frontends and services "
+            "holding AWS credentials, not end users with Cognito tokens.",
+        },
+    )
+    acknowledge_findings(
+        stack,
+        "Database/Instance",
+        {
+            "AwsSolutions-RDS11": "A non-default port is obscurity, not access control: the database is in isolated "
+            "subnets and its security group admits only the workers' security group.",
+        },
+    )
+    acknowledge_findings(
+        stack,
+        log_retention_provider(stack),
+        {
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AWSLambdaBasicExecutionRole]": "CDK's own LogRetention function (sets retention on the log group RDS creates for "
+            "its exported PostgreSQL log); it needs only to write its own logs.",
+            "AwsSolutions-IAM5[Resource::*]": "CDK's LogRetention function sets retention on a log group whose name RDS chooses at "
+            "deploy time; the policy allows only logs:PutRetentionPolicy/DeleteRetentionPolicy.",
+        },
+    )
+    acknowledge_findings(
+        stack,
+        "Workers/InstanceRole",
+        {
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
+            "AmazonSSMManagedInstanceCore]": "Session Manager replaces SSH (no key pair, no inbound rule); this AWS-maintained "
+            "policy is the documented minimum for the SSM agent and follows its API changes.",
+        },
+    )
+    acknowledge_findings(
+        stack,
+        "Workers/InstanceRole/DefaultPolicy",
+        {
+            f"AwsSolutions-IAM5[{finding}]": "Read-only access to the worker's code asset in the CDK assets bucket, as generated "
+            "by Asset.grant_read; the instances download it once at boot."
+            for finding in (
+                "Action::s3:GetObject*",
+                "Action::s3:GetBucket*",
+                "Action::s3:List*",
+                f"Resource::{ASSET_BUCKET}",
+            )
+        },
+    )
+    if profile.customer_managed_keys:
+        acknowledge_findings(
+            stack,
+            "Frontend/SendRole/DefaultPolicy",
+            {
+                f"AwsSolutions-IAM5[Action::{action}]": "Scoped to the one data key that encrypts the queue: SQS needs a data key to "
+                "encrypt each message API Gateway sends (Queue.grant_send_messages)."
+                for action in ("kms:ReEncrypt*", "kms:GenerateDataKey*")
+            },
+        )
+    if not profile.web_application_firewall:
+        acknowledge_findings(
+            stack,
+            "Frontend/Api/DeploymentStage.v1",
+            {
+                "AwsSolutions-APIG3": "Sandbox profile: a web ACL costs ~$5/month plus per-rule fees; IAM "
+                "authorization and stage throttling still apply. Production attaches one.",
+            },
+        )
+    if not profile.rotate_database_secret:
+        acknowledge_findings(
+            stack,
+            "Database/Instance/Secret",
+            {
+                "AwsSolutions-SMG4": "Sandbox profile: rotation needs a rotation Lambda in subnets with a route to "
+                "Secrets Manager (NAT), which the sandbox omits; production rotates every 30 days.",
+            },
+        )
+    if not profile.multi_az:
+        acknowledge_findings(
+            stack,
+            "Database/Instance",
+            {
+                "AwsSolutions-RDS3": "Sandbox profile: a single-AZ instance halves the cost of a stack that lives for "
+                "hours; the queue buffers writes through an outage. Production is Multi-AZ.",
+            },
+        )
+    if not profile.deletion_protection:
+        acknowledge_findings(
+            stack,
+            "Database/Instance",
+            {
+                "AwsSolutions-RDS10": "Sandbox profile: `cdk destroy` must remove everything it created. Production "
+                "enables deletion protection.",
+            },
+        )

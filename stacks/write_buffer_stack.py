@@ -1,0 +1,185 @@
+"""Write buffering: frontend API -> SQS -> EC2 Auto Scaling workers -> RDS PostgreSQL.
+
+Seeds 001 (pattern 1) and 004: a burst of writes lands in a queue instead of on the database;
+a fleet of workers, scaled on how many messages wait, writes them at a pace the database can
+take. Nothing is lost when a worker or the database fails: the message stays in the queue until
+a worker commits it, and a message that can never be written ends in the dead-letter queue,
+which alarms.
+
+This stack only wires constructs together; every sandbox/production difference comes in
+through `Profile`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
+from queue_patterns import (
+    AlarmTopic,
+    PostgresDatabase,
+    QueueAlarms,
+    QueueDashboard,
+    QueueWithDeadLetter,
+    QueueWorkerFleet,
+    RestApiToQueue,
+    WorkerNetwork,
+)
+
+from constructs import Construct
+from stacks.nag_acknowledgments import acknowledge_write_buffer
+from stacks.profiles import Profile
+from stacks.profiles import log_retention as profile_log_retention
+
+ROOT = Path(__file__).resolve().parent.parent
+ORDER_SCHEMA = ROOT / "schemas" / "order.schema.json"
+WORKER_CODE = ROOT / "worker"
+
+# The worker's budget for one batch (receive, write, delete). The queue's visibility timeout is
+# three budgets: the worker's heartbeat extends a slow batch every third of it, so a message is
+# redelivered only when its worker has really gone.
+WORKER_BATCH_BUDGET = Duration.seconds(20)
+VISIBILITY_TIMEOUT = Duration.seconds(WORKER_BATCH_BUDGET.to_seconds() * 3)
+# Five tries absorb a transient fault (a deploy, a failover) without dead-lettering good orders;
+# a malformed order reaches the DLQ within minutes.
+MAX_RECEIVE_COUNT = 5
+# An order waiting longer than this means the workers are stalled or far behind.
+MAX_ORDER_AGE = Duration.minutes(10)
+DEAD_LETTER_RETENTION = Duration.days(14)
+
+
+class WriteBufferStack(cdk.Stack):
+    """The write-buffer pattern, deployable on its own."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        profile: Profile,
+        worker_scaling: str = "step",
+        **kwargs,
+    ) -> None:
+        super().__init__(scope, id_, **kwargs)
+        removal = RemovalPolicy.RETAIN if profile.retain_data else RemovalPolicy.DESTROY
+        log_retention = profile_log_retention(profile)
+
+        data_key = None
+        if profile.customer_managed_keys:
+            data_key = kms.Key(
+                self,
+                "DataKey",
+                description="Encrypts orders at rest: queue, dead letters, database, secret",
+                enable_key_rotation=True,
+                removal_policy=removal,
+            )
+
+        network = WorkerNetwork(
+            self,
+            "Network",
+            max_azs=profile.max_azs,
+            nat_gateways=profile.nat_gateways,
+            flow_log_retention=log_retention,
+            removal_policy=removal,
+        )
+        alarms_topic = AlarmTopic(self, "Alarms", key_removal_policy=removal)
+
+        orders = QueueWithDeadLetter(
+            self,
+            "Orders",
+            visibility_timeout=VISIBILITY_TIMEOUT,
+            max_receive_count=MAX_RECEIVE_COUNT,
+            dead_letter_retention_period=DEAD_LETTER_RETENTION,
+            encryption_key=data_key,
+            removal_policy=removal,
+        )
+        api = RestApiToQueue(
+            self,
+            "Frontend",
+            queue=orders.queue,
+            request_schema=json.loads(ORDER_SCHEMA.read_text()),
+            resource_path="orders",
+            web_application_firewall=profile.web_application_firewall,
+            log_retention=log_retention,
+            removal_policy=removal,
+        )
+        database = PostgresDatabase(
+            self,
+            "Database",
+            vpc=network.vpc,
+            database_name="orders",
+            instance_type=ec2.InstanceType(profile.database_instance_type),
+            allocated_storage_gib=profile.database_allocated_storage_gib,
+            multi_az=profile.multi_az,
+            deletion_protection=profile.deletion_protection,
+            backup_retention=Duration.days(profile.backup_retention_days),
+            storage_encryption_key=data_key,
+            performance_insights=profile.customer_managed_keys,
+            rotate_secret=profile.rotate_database_secret,
+            rotation_subnets=network.worker_subnets if profile.rotate_database_secret else None,
+            log_retention=log_retention,
+            removal_policy=removal if profile.retain_data else RemovalPolicy.DESTROY,
+        )
+        workers = QueueWorkerFleet(
+            self,
+            "Workers",
+            vpc=network.vpc,
+            vpc_subnets=network.worker_subnets,
+            queue=orders.queue,
+            code_path=str(WORKER_CODE),
+            module="write_buffer_worker",
+            environment={
+                "DATABASE_SECRET_ARN": database.secret.secret_arn,
+                "VISIBILITY_TIMEOUT_SECONDS": str(int(VISIBILITY_TIMEOUT.to_seconds())),
+                "RECEIVE_LOOPS": "4",
+                # Write shaping: each instance writes at most this many rows a second, so the
+                # database sees at most max_capacity x this, however large the burst.
+                "MAX_WRITES_PER_SECOND": "500",
+            },
+            instance_type=ec2.InstanceType(profile.worker_instance_type),
+            min_capacity=0 if worker_scaling == "step" else 1,
+            max_capacity=profile.worker_max_capacity,
+            scaling=worker_scaling,
+            notifications_topic=alarms_topic.topic,
+            log_retention=log_retention,
+            removal_policy=removal,
+        )
+        database.allow_from(workers.security_group, "Write-buffer workers")
+        database.secret.grant_read(workers.role)
+
+        QueueAlarms(
+            self,
+            "OrdersAlarms",
+            queue=orders.queue,
+            dead_letter_queue=orders.dead_letter_queue,
+            alarm_topic=alarms_topic.topic,
+            max_message_age=MAX_ORDER_AGE,
+            dead_letter_retention=DEAD_LETTER_RETENTION,
+        )
+        dashboard = QueueDashboard(
+            self,
+            "Dashboard",
+            queue=orders.queue,
+            dead_letter_queue=orders.dead_letter_queue,
+            consumer_group=workers.auto_scaling_group,
+        )
+
+        for name, value, description in (
+            ("ApiUrl", api.url, "POST {ApiUrl}orders with a SigV4-signed JSON order"),
+            ("OrdersQueueUrl", orders.queue.queue_url, "The write buffer"),
+            (
+                "OrdersDeadLetterQueueUrl",
+                orders.dead_letter_queue.queue_url,
+                "Orders that could not be written; redrive after a fix",
+            ),
+            ("DatabaseSecretArn", database.secret.secret_arn, "Database credentials"),
+            ("AlarmTopicArn", alarms_topic.topic.topic_arn, "Subscribe to get alarms"),
+            ("DashboardUrl", dashboard.url, "Backlog, age, dead letters, workers"),
+        ):
+            cdk.CfnOutput(self, name, value=value, description=description)
+
+        acknowledge_write_buffer(self, profile)
