@@ -75,7 +75,7 @@ def moto_server(port: int | None = None, startup_timeout: float = 30.0) -> Itera
         deadline = time.monotonic() + startup_timeout
         while True:
             try:
-                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).close()
+                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).close()  # noqa: S310 (loopback http)
                 break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:

@@ -331,7 +331,7 @@ def _validate(
         raise ValueError(f"{name}.module: {module!r} is not a Python module name")
     if instance_type.architecture != ec2.InstanceArchitecture.ARM_64:
         raise ValueError(
-            f"{name}.instance_type: {instance_type} is not a Graviton (arm64) type; the fleet "
+            f"{name}.instance_type: {instance_type.to_string()} is not a Graviton (arm64) type; the fleet "
             "runs the arm64 Amazon Linux 2023 image"
         )
     if not 0 <= min_capacity <= max_capacity or max_capacity < 1:
@@ -353,7 +353,7 @@ def _validate(
                 f"{name}.scale_out_steps: {list(scale_out_steps)} has a step that adds fewer "
                 "than 1 instance; scale-out steps must add instances"
             )
-        if not 1 <= scale_in_after.to_minutes() <= 60 or scale_in_after.to_seconds() % 60:
+        if scale_in_after.to_seconds() % 60 or not 60 <= scale_in_after.to_seconds() <= 3600:
             raise ValueError(
                 f"{name}.scale_in_after: {scale_in_after.to_seconds()}s must be whole minutes "
                 "from 1 to 60; SQS metrics arrive once a minute"

@@ -1,0 +1,301 @@
+"""The write-buffer stack: what a reviewer checks in its CloudFormation, in both profiles."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from infra_support import (
+    PROFILE_NAMES,
+    cfn_lint_errors,
+    masked,
+    nag_findings,
+    resources_of,
+    single,
+    synthesize,
+)
+
+STACK = "WriteBuffer"
+
+
+@pytest.fixture(scope="module", params=PROFILE_NAMES)
+def synthesized(request, tmp_path_factory):
+    """The whole app, synthesized once per profile for this module."""
+    return synthesize(request.param, tmp_path_factory.mktemp(f"cdk-{request.param}"))
+
+
+@pytest.fixture(scope="module")
+def template(synthesized):
+    return synthesized.template_json(STACK)
+
+
+@pytest.fixture(scope="module")
+def profile(synthesized):
+    return synthesized.app.node.try_get_context("profile")
+
+
+def queues(template):
+    """(source queue properties, dead-letter queue properties)."""
+    found = resources_of(template, "AWS::SQS::Queue")
+    source = [r["Properties"] for r in found.values() if "RedrivePolicy" in r["Properties"]]
+    dead = [r["Properties"] for r in found.values() if "RedrivePolicy" not in r["Properties"]]
+    assert len(source) == 1 and len(dead) == 1
+    return source[0], dead[0]
+
+
+# --- snapshot and tools -------------------------------------------------------------------------
+
+
+def test_template_matches_snapshot(template, snapshot):
+    assert masked(template) == snapshot
+
+
+def test_cdk_nag_aws_solutions_reports_no_unacknowledged_finding(synthesized):
+    assert nag_findings(synthesized.app) == []
+
+
+def test_cfn_lint_reports_no_error(synthesized):
+    assert cfn_lint_errors(synthesized.template_path(STACK)) == []
+
+
+# --- the queue ----------------------------------------------------------------------------------
+
+
+def test_failed_orders_are_dead_lettered_after_five_receives(template):
+    source, _ = queues(template)
+    assert source["RedrivePolicy"]["maxReceiveCount"] == 5
+    assert "deadLetterTargetArn" in source["RedrivePolicy"]
+
+
+def test_dlq_retention_outlives_its_source_queue(template):
+    source, dead = queues(template)
+    assert dead["MessageRetentionPeriod"] == 14 * 24 * 3600
+    assert dead["MessageRetentionPeriod"] > source["MessageRetentionPeriod"]
+
+
+def test_visibility_timeout_is_three_worker_batch_budgets(template):
+    source, _ = queues(template)
+    assert source["VisibilityTimeout"] == 60
+    environment = json.dumps(single(template, "AWS::EC2::LaunchTemplate"))
+    assert "VISIBILITY_TIMEOUT_SECONDS=60" in environment
+
+
+def test_consumers_long_poll(template):
+    source, _ = queues(template)
+    assert source["ReceiveMessageWaitTimeSeconds"] == 20
+
+
+def test_queues_are_encrypted_with_the_profiles_key(template, profile):
+    for props in queues(template):
+        if profile == "production":
+            assert "KmsMasterKeyId" in props and props["KmsDataKeyReusePeriodSeconds"] == 300
+        else:
+            assert props["SqsManagedSseEnabled"] is True
+
+
+def test_queue_policies_deny_anything_but_tls(template):
+    policies = resources_of(template, "AWS::SQS::QueuePolicy")
+    assert len(policies) == 2
+    for policy in policies.values():
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        assert any(
+            s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+            for s in statements
+        )
+
+
+# --- the frontend -------------------------------------------------------------------------------
+
+
+def test_api_posts_orders_straight_to_sqs_with_iam_auth(template):
+    method = single(template, "AWS::ApiGateway::Method")
+    assert method["HttpMethod"] == "POST"
+    assert method["AuthorizationType"] == "AWS_IAM"
+    integration = method["Integration"]
+    assert integration["Type"] == "AWS"
+    assert ":sqs:path/" in json.dumps(integration["Uri"])
+    assert integration["PassthroughBehavior"] == "NEVER"
+    assert "Action=SendMessage" in integration["RequestTemplates"]["application/json"]
+
+
+def test_api_validates_the_body_against_the_order_schema(template):
+    validator = single(template, "AWS::ApiGateway::RequestValidator")
+    assert validator["ValidateRequestBody"] is True
+    model = single(template, "AWS::ApiGateway::Model")
+    assert model["Schema"]["required"] == ["orderId", "customerId", "items"]
+    assert model["Schema"]["additionalProperties"] is False
+    response = single(template, "AWS::ApiGateway::GatewayResponse")
+    assert response["ResponseType"] == "BAD_REQUEST_BODY" and response["StatusCode"] == "400"
+    assert "validationErrorString" in response["ResponseTemplates"]["application/json"]
+
+
+def test_api_stage_logs_traces_and_throttles(template):
+    stage = single(template, "AWS::ApiGateway::Stage")
+    assert "DestinationArn" in stage["AccessLogSetting"]
+    assert stage["TracingEnabled"] is True
+    [settings] = stage["MethodSettings"]
+    assert settings["LoggingLevel"] == "ERROR"
+    assert settings["ThrottlingRateLimit"] == 1000 and settings["ThrottlingBurstLimit"] == 2000
+
+
+def test_production_puts_a_waf_in_front_of_the_api(template, profile):
+    acls = resources_of(template, "AWS::WAFv2::WebACL")
+    assert len(acls) == (1 if profile == "production" else 0)
+
+
+def test_api_role_may_only_send_to_the_orders_queue(template):
+    policies = [
+        p["Properties"]["PolicyDocument"]["Statement"]
+        for k, p in resources_of(template, "AWS::IAM::Policy").items()
+        if k.startswith("FrontendSendRole")
+    ]
+    [statements] = policies
+    sqs_actions = {a for s in statements for a in _list(s["Action"]) if a.startswith("sqs:")}
+    assert sqs_actions == {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
+
+
+# --- the workers --------------------------------------------------------------------------------
+
+
+def test_workers_run_graviton_al2023_with_imdsv2_and_encrypted_disk(template, profile):
+    data = single(template, "AWS::EC2::LaunchTemplate")["LaunchTemplateData"]
+    assert data["MetadataOptions"]["HttpTokens"] == "required"
+    assert data["InstanceType"] == ("t4g.micro" if profile == "sandbox" else "c7g.large")
+    [device] = data["BlockDeviceMappings"]
+    assert device["Ebs"]["Encrypted"] is True and device["Ebs"]["VolumeType"] == "gp3"
+    assert "KeyName" not in data
+    assert "al2023" in json.dumps(template["Parameters"]) and "arm64" in json.dumps(
+        template["Parameters"]
+    )
+
+
+def test_worker_runs_as_a_systemd_service_from_the_asset(template):
+    user_data = json.dumps(single(template, "AWS::EC2::LaunchTemplate"))
+    assert "python -m write_buffer_worker" in user_data
+    assert "Type=notify" in user_data and "WatchdogSec=60" in user_data
+    assert "systemctl enable --now workers.service" in user_data
+
+
+def test_workers_have_no_inbound_rule_and_reach_only_https_and_the_database(template):
+    group = single(
+        template, "AWS::EC2::SecurityGroup", lambda p: p["GroupDescription"].startswith("Queue")
+    )
+    assert "SecurityGroupIngress" not in group
+    assert [(r["CidrIp"], r["FromPort"]) for r in group["SecurityGroupEgress"]] == [
+        ("0.0.0.0/0", 443)
+    ]
+    egress = single(template, "AWS::EC2::SecurityGroupEgress")
+    assert "DestinationSecurityGroupId" in egress
+
+
+def test_fleet_scales_to_zero_and_out_in_steps_on_visible_messages(template, profile):
+    group = single(template, "AWS::AutoScaling::AutoScalingGroup")
+    assert group["MinSize"] == "0"
+    assert group["MaxSize"] == ("2" if profile == "sandbox" else "10")
+    policies = {
+        p["Properties"]["AdjustmentType"]: p["Properties"]
+        for p in resources_of(template, "AWS::AutoScaling::ScalingPolicy").values()
+    }
+    out = policies["ChangeInCapacity"]["StepAdjustments"]
+    assert [(s.get("MetricIntervalLowerBound"), s["ScalingAdjustment"]) for s in out] == [
+        (0, 1),
+        (99, 2),
+        (499, 4),
+    ]
+    assert policies["ChangeInCapacity"]["EstimatedInstanceWarmup"] == 180
+    scale_in = policies["PercentChangeInCapacity"]
+    assert scale_in["StepAdjustments"] == [
+        {"MetricIntervalUpperBound": 0, "ScalingAdjustment": -50}
+    ]
+    assert scale_in["MinAdjustmentMagnitude"] == 1
+
+
+def test_scaling_alarms_watch_approximate_number_of_messages_visible(template):
+    alarms = {
+        a["Properties"]["AlarmDescription"]: a["Properties"]
+        for a in resources_of(template, "AWS::CloudWatch::Alarm").values()
+    }
+    growing = next(v for k, v in alarms.items() if "add workers" in k)
+    empty = next(v for k, v in alarms.items() if "halve the workers" in k)
+    for alarm in (growing, empty):
+        assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        assert alarm["Statistic"] == "Maximum" and alarm["Period"] == 60
+    assert growing["Threshold"] == 1 and growing["EvaluationPeriods"] == 1
+    assert empty["Threshold"] == 0 and empty["EvaluationPeriods"] == 5
+
+
+# --- the database -------------------------------------------------------------------------------
+
+
+def test_database_is_private_encrypted_pinned_and_tls_only(template, profile):
+    db = single(template, "AWS::RDS::DBInstance")
+    assert db["Engine"] == "postgres" and db["EngineVersion"] == "17.6"
+    assert db["StorageEncrypted"] is True and db["PubliclyAccessible"] is False
+    assert db["AutoMinorVersionUpgrade"] is False
+    assert db["MultiAZ"] is (profile == "production")
+    assert db["DeletionProtection"] is (profile == "production")
+    parameters = single(template, "AWS::RDS::DBParameterGroup")["Parameters"]
+    assert parameters == {"rds.force_ssl": "1"}
+    subnets = single(template, "AWS::RDS::DBSubnetGroup")["SubnetIds"]
+    assert all("DataSubnet" in ref["Ref"] for ref in subnets)
+
+
+def test_database_admits_only_the_workers_and_its_rotation_function(template, profile):
+    sources = {
+        json.dumps(rule["Properties"]["SourceSecurityGroupId"])
+        for rule in resources_of(template, "AWS::EC2::SecurityGroupIngress").values()
+        if "CidrIp" not in rule["Properties"]
+    }
+    assert len(sources) == len(resources_of(template, "AWS::EC2::SecurityGroupIngress"))
+    expected = ["WorkersSecurityGroup"] + (
+        ["RotationSingleUser"] if profile == "production" else []
+    )
+    assert sorted(next(e for e in expected if e in s) for s in sources) == sorted(expected)
+
+
+def test_sandbox_is_destroyed_whole_and_production_keeps_its_data(template, profile):
+    db = resources_of(template, "AWS::RDS::DBInstance").popitem()[1]
+    queues_ = resources_of(template, "AWS::SQS::Queue").values()
+    if profile == "sandbox":
+        assert db["DeletionPolicy"] == "Delete"
+        assert all(q["DeletionPolicy"] == "Delete" for q in queues_)
+    else:
+        assert db["DeletionPolicy"] == "Retain"
+        assert all(q["DeletionPolicy"] == "Retain" for q in queues_)
+
+
+def test_sandbox_has_no_nat_gateway(template, profile):
+    nat = resources_of(template, "AWS::EC2::NatGateway")
+    assert len(nat) == (0 if profile == "sandbox" else 2)
+
+
+# --- alarms and outputs -------------------------------------------------------------------------
+
+
+def test_dead_letters_and_backlog_age_alarm_on_the_encrypted_topic(template):
+    alarms = [a["Properties"] for a in resources_of(template, "AWS::CloudWatch::Alarm").values()]
+    dead_letters = next(a for a in alarms if a["AlarmDescription"].startswith("Messages reached"))
+    age = next(a for a in alarms if a["AlarmDescription"].startswith("The oldest message"))
+    assert dead_letters["Threshold"] == 1
+    assert age["MetricName"] == "ApproximateAgeOfOldestMessage" and age["Threshold"] == 600
+    for alarm in (dead_letters, age):
+        assert alarm["AlarmActions"] == [
+            {"Ref": next(iter(resources_of(template, "AWS::SNS::Topic")))}
+        ]
+    topic = single(template, "AWS::SNS::Topic")
+    assert "KmsMasterKeyId" in topic
+
+
+def test_outputs_give_a_user_what_they_need(template):
+    assert {
+        "ApiUrl",
+        "OrdersQueueUrl",
+        "OrdersDeadLetterQueueUrl",
+        "DashboardUrl",
+        "DatabaseSecretArn",
+        "AlarmTopicArn",
+    } <= set(template["Outputs"])
+
+
+def _list(value):
+    return value if isinstance(value, list) else [value]

@@ -1,0 +1,94 @@
+"""Helpers for infrastructure tests: synthesize once, snapshot stably, run cdk-nag and cfn-lint.
+
+Synthesis costs 1-3 s, so a test module synthesizes each stack once per profile (a module-scoped
+fixture) and every test reads the resulting template.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk.assertions import Template
+from cdk_nag import AwsSolutionsChecks
+
+PROFILE_NAMES = ("sandbox", "production")
+
+# Asset hashes (64 hex digits) change whenever handler or worker code changes; snapshots should
+# catch infrastructure drift, not code edits, so they are masked.
+_ASSET_HASH = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass
+class Synthesized:
+    """One synthesized app: the App (for cdk-nag), and each stack's template and file."""
+
+    app: cdk.App
+    assembly: cdk.cx_api.CloudAssembly
+
+    def template(self, stack_id: str) -> Template:
+        return Template.from_json(self.template_json(stack_id))
+
+    def template_json(self, stack_id: str) -> dict[str, Any]:
+        return json.loads(self.template_path(stack_id).read_text())
+
+    def template_path(self, stack_id: str) -> Path:
+        for artifact in self.assembly.stacks:
+            if artifact.stack_name == stack_id or artifact.id == stack_id:
+                return Path(artifact.template_full_path)
+        raise KeyError(f"no stack {stack_id!r} in the assembly")
+
+
+def synthesize(profile: str, outdir: Path, **context: Any) -> Synthesized:
+    """Build the whole app for `profile` (without the nag plugin, run separately) and synth it."""
+    from app import build_app
+
+    app = cdk.App(context={"profile": profile, **context}, outdir=str(outdir))
+    build_app(app, nag=False)
+    return Synthesized(app=app, assembly=app.synth())
+
+
+def masked(template: dict[str, Any]) -> dict[str, Any]:
+    """The template with asset hashes replaced, so that snapshots are stable across code edits."""
+    return json.loads(_ASSET_HASH.sub("<asset-hash>", json.dumps(template, sort_keys=True)))
+
+
+def nag_findings(app: cdk.App) -> list[str]:
+    """Every unacknowledged AwsSolutions finding, as `rule at construct path` lines."""
+    report = AwsSolutionsChecks().validate_scope(app)
+    return [
+        f"{violation.rule_name} at {resource.construct_path}"
+        for violation in report.violations
+        for resource in violation.violating_resources
+    ]
+
+
+def cfn_lint_errors(template_path: Path) -> list[str]:
+    """cfn-lint errors (not warnings) for one template file."""
+    from cfnlint.api import lint_file
+
+    return [
+        f"{match.rule.id}: {match.message} ({match.path})"
+        for match in lint_file(template_path)
+        if match.rule.severity == "error"
+    ]
+
+
+def resources_of(template: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
+    """`{logical id: resource}` for every resource of CloudFormation type `type_`."""
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == type_}
+
+
+def single(template: dict[str, Any], type_: str, where=lambda props: True) -> dict[str, Any]:
+    """The Properties of the one resource of `type_` matching `where` (fails if not exactly one)."""
+    found = [
+        r.get("Properties", {})
+        for r in resources_of(template, type_).values()
+        if where(r.get("Properties", {}))
+    ]
+    assert len(found) == 1, f"expected one {type_}, found {len(found)}"
+    return found[0]
