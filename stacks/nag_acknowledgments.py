@@ -12,8 +12,6 @@ import aws_cdk as cdk
 from constructs import Construct
 from stacks.profiles import Profile
 
-ASSET_BUCKET = "arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*"
-
 
 def acknowledge_findings(scope: Construct, path: str, findings: dict[str, str]) -> None:
     """Acknowledge `{finding id: reason}` on the construct at `path` below `scope`."""
@@ -74,20 +72,6 @@ def acknowledge_write_buffer(stack: cdk.Stack, profile: Profile) -> None:
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
             "AmazonSSMManagedInstanceCore]": "Session Manager replaces SSH (no key pair, no inbound rule); this AWS-maintained "
             "policy is the documented minimum for the SSM agent and follows its API changes.",
-        },
-    )
-    acknowledge_findings(
-        stack,
-        "Workers/InstanceRole/DefaultPolicy",
-        {
-            f"AwsSolutions-IAM5[{finding}]": "Read-only access to the worker's code asset in the CDK assets bucket, as generated "
-            "by Asset.grant_read; the instances download it once at boot."
-            for finding in (
-                "Action::s3:GetObject*",
-                "Action::s3:GetBucket*",
-                "Action::s3:List*",
-                f"Resource::{ASSET_BUCKET}",
-            )
         },
     )
     if profile.customer_managed_keys:

@@ -17,6 +17,7 @@ from aws_cdk.assertions import Template
 from cdk_nag import AwsSolutionsChecks
 
 PROFILE_NAMES = ("sandbox", "production")
+ROOT = Path(__file__).resolve().parent.parent
 
 # Asset hashes (64 hex digits) change whenever handler or worker code changes; snapshots should
 # catch infrastructure drift, not code edits, so they are masked.
@@ -47,7 +48,10 @@ def synthesize(profile: str, outdir: Path, **context: Any) -> Synthesized:
     """Build the whole app for `profile` (without the nag plugin, run separately) and synth it."""
     from app import build_app
 
-    app = cdk.App(context={"profile": profile, **context}, outdir=str(outdir))
+    # `python app.py` and cdk.App() do not read cdk.json; the CLI does. Pass its context so the
+    # tests see the same feature flags as `cdk synth`.
+    cdk_json = json.loads((ROOT / "cdk.json").read_text())["context"]
+    app = cdk.App(context={**cdk_json, "profile": profile, **context}, outdir=str(outdir))
     build_app(app, nag=False)
     return Synthesized(app=app, assembly=app.synth())
 

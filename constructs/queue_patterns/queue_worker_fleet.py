@@ -110,7 +110,13 @@ class QueueWorkerFleet(Construct):
         code = s3_assets.Asset(
             self, "WorkerCode", path=code_path, exclude=["**/__pycache__", "**/*.pyc", "tests"]
         )
-        code.grant_read(self.role)
+        # Just this one object, not the whole assets bucket that `grant_read` would open.
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"],
+                resources=[code.bucket.arn_for_objects(code.s3_object_key)],
+            )
+        )
 
         self.security_group = ec2.SecurityGroup(
             self,
