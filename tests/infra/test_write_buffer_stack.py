@@ -299,3 +299,38 @@ def test_outputs_give_a_user_what_they_need(template):
 
 def _list(value):
     return value if isinstance(value, list) else [value]
+
+
+GOOD_ORDER = {
+    "orderId": "ord-0001-abcd",
+    "customerId": "cust-42",
+    "items": [{"sku": "BOOK-1", "quantity": 2, "unitPriceCents": 1299}],
+}
+BAD_ORDERS = {
+    "missing orderId": {k: v for k, v in GOOD_ORDER.items() if k != "orderId"},
+    "unknown field": {**GOOD_ORDER, "discount": 100},
+    "no items": {**GOOD_ORDER, "items": []},
+    "zero quantity": {**GOOD_ORDER, "items": [{**GOOD_ORDER["items"][0], "quantity": 0}]},
+    "quantity as text": {**GOOD_ORDER, "items": [{**GOOD_ORDER["items"][0], "quantity": "2"}]},
+    "price as float": {**GOOD_ORDER, "items": [{**GOOD_ORDER["items"][0], "unitPriceCents": 12.99}]},
+    "lowercase sku": {**GOOD_ORDER, "items": [{**GOOD_ORDER["items"][0], "sku": "book-1"}]},
+    "short orderId": {**GOOD_ORDER, "orderId": "x"},
+    "not an object": [GOOD_ORDER],
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_ORDERS))
+def test_deployed_request_model_rejects_a_bad_order(template, case):
+    """The schema as deployed (read back from the template) turns these bodies into 400s."""
+    from jsonschema import Draft4Validator
+
+    model = single(template, "AWS::ApiGateway::Model")["Schema"]
+    assert list(Draft4Validator(model).iter_errors(BAD_ORDERS[case])), case
+
+
+def test_deployed_request_model_accepts_a_good_order(template):
+    from jsonschema import Draft4Validator
+
+    model = single(template, "AWS::ApiGateway::Model")["Schema"]
+    Draft4Validator.check_schema(model)
+    assert list(Draft4Validator(model).iter_errors(GOOD_ORDER)) == []
