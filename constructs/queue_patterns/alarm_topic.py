@@ -25,6 +25,10 @@ class AlarmTopic(Construct):
     """Encrypted, TLS-only SNS topic that CloudWatch alarms can publish to.
 
     Attributes: `topic`, `key` (the customer-managed key that encrypts it).
+
+    Props:
+        email_subscribers: addresses to subscribe (each must confirm by email).
+        key_removal_policy: what `cdk destroy` does to the topic's KMS key.
     """
 
     def __init__(

@@ -25,6 +25,22 @@ class PostgresDatabase(Construct):
 
     Attributes: `instance`, `secret` (RDS JSON: host, port, username, password, dbname),
     `database_name`. Call `allow_from(peer)` for each consumer security group.
+
+    Props:
+        vpc: the VPC; the instance goes in its isolated subnets.
+        database_name: the database to create (a PostgreSQL identifier).
+        engine_version: pinned PostgreSQL version, minor included.
+        instance_type: DB instance class; default t4g.micro.
+        allocated_storage_gib: gp3 storage (20..65536 GiB).
+        multi_az: standby in a second AZ with automatic failover.
+        deletion_protection: refuse deletion until turned off.
+        backup_retention: days of automated backups (1..35).
+        storage_encryption_key: customer-managed KMS key for storage and the secret; None uses aws/rds.
+        performance_insights: turn on Performance Insights (not on micro classes).
+        rotate_secret: rotate the generated secret every 30 days.
+        rotation_subnets: subnets for the rotation Lambda; required with `rotate_secret`.
+        log_retention: retention of the exported PostgreSQL log.
+        removal_policy: what `cdk destroy` does to the instance (SNAPSHOT, RETAIN or DESTROY).
     """
 
     def __init__(

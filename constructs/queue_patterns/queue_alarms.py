@@ -31,6 +31,13 @@ class QueueAlarms(Construct):
     """Dead-letter, backlog-age and dead-letter-expiry alarms for one queue and its DLQ.
 
     Attributes: `dead_letters`, `backlog_age`, `dead_letters_expiring` (or None), `alarms`.
+
+    Props:
+        queue: the source queue whose backlog age is watched.
+        dead_letter_queue: its DLQ; any message there raises the alarm.
+        alarm_topic: SNS topic for alarm and OK notifications; None creates alarms without actions.
+        max_message_age: backlog-age threshold (at least 60 s, the metric's period).
+        dead_letter_retention: the DLQ's retention; when given, alarm at 75% of it.
     """
 
     def __init__(

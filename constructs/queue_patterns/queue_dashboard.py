@@ -18,7 +18,14 @@ from constructs import Construct
 
 
 class QueueDashboard(Construct):
-    """Backlog, age, dead letters and (optionally) consumer count. Attributes: `dashboard`, `url`."""
+    """Backlog, age, dead letters and (optionally) consumer count. Attributes: `dashboard`, `url`.
+
+    Props:
+        queue: the source queue.
+        dead_letter_queue: its DLQ.
+        consumer_group: an Auto Scaling group of consumers, graphed as instances in service.
+        extra_widgets: more widgets to append (API, database, Lambda graphs).
+    """
 
     def __init__(
         self,

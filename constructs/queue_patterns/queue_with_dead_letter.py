@@ -24,6 +24,17 @@ class QueueWithDeadLetter(Construct):
 
     Attributes: `queue` (consume and send here), `dead_letter_queue` (alarm on it, redrive from it),
     `max_receive_count` (receives before a message is dead-lettered).
+
+    Props:
+        max_receive_count: receives before SQS moves a message to the DLQ (1..1000).
+        visibility_timeout: how long a received message stays hidden; size it from the consumer's processing budget.
+        retention_period: how long the source queue keeps a message (60 s..14 days).
+        dead_letter_retention_period: how long dead letters are kept; must be longer than `retention_period`.
+        receive_wait_time: long-polling wait (0..20 s); 20 s cuts empty receives and their cost.
+        fifo: make both queues FIFO (ordered per message group, exactly-once within 5 minutes).
+        content_based_deduplication: FIFO only: deduplicate on a SHA-256 of the body.
+        encryption_key: customer-managed KMS key; None uses SQS-managed encryption (SSE-SQS).
+        removal_policy: what `cdk destroy` does to both queues.
     """
 
     def __init__(

@@ -50,6 +50,26 @@ class QueueWorkerFleet(Construct):
 
     Attributes: `auto_scaling_group`, `role`, `security_group` (allow it to reach your database),
     `log_group`, `scaling_policies`.
+
+    Props:
+        vpc: the VPC to run in.
+        queue: the queue the workers consume (they get receive/delete/change-visibility on it).
+        code_path: folder with the worker package and a `requirements.txt`, shipped as an asset.
+        module: Python module the service runs with `python -m`.
+        environment: extra environment variables for the worker (QUEUE_URL and AWS_REGION are set).
+        vpc_subnets: where instances run; public subnets get a public IP (no NAT needed).
+        instance_type: a Graviton (arm64) type; default t4g.micro.
+        min_capacity: fewest instances; 0 lets an empty queue cost nothing.
+        max_capacity: most instances: the ceiling on database write load.
+        scaling: `step` (on visible messages) or `backlog_per_instance` (target tracking, metric math).
+        scale_out_steps: (visible messages at least, instances to add) pairs, thresholds rising.
+        scale_in_after: whole minutes with nothing visible before the fleet is halved.
+        target_backlog_per_instance: `backlog_per_instance` target: acceptable latency / seconds per message.
+        instance_warmup: time before a new instance counts toward metrics and health.
+        shutdown_grace: SIGTERM-to-kill time for the worker to finish in-flight batches (1..300 s).
+        notifications_topic: SNS topic for launch/terminate notifications.
+        log_retention: worker log retention.
+        removal_policy: what `cdk destroy` does to the worker log group.
     """
 
     def __init__(

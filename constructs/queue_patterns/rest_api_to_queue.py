@@ -46,6 +46,17 @@ class RestApiToQueue(Construct):
     """API Gateway REST API: `POST /<resource_path>` -> JSON-schema validation -> SQS SendMessage.
 
     Attributes: `api` (the RestApi), `access_log_group`, `web_acl` (or None), `url`.
+
+    Props:
+        queue: the queue that receives each valid request body as one message.
+        request_schema: JSON Schema (draft 4, type object) the body must match, as a plain dict.
+        resource_path: the one path segment that accepts POST.
+        throttle_rate_limit: stage steady-state requests per second.
+        throttle_burst_limit: stage burst bucket; at least `throttle_rate_limit`.
+        web_application_firewall: attach a WAF web ACL (AWS managed rules + per-IP rate rule).
+        waf_rate_limit_per_ip: requests per 5 minutes per IP before WAF blocks.
+        log_retention: access-log retention.
+        removal_policy: what `cdk destroy` does to the access logs and the API Gateway logging role.
     """
 
     def __init__(

@@ -20,7 +20,15 @@ from constructs import Construct
 
 
 class WorkerNetwork(Construct):
-    """Two- or three-tier VPC. Attributes: `vpc`, `worker_subnets`, `flow_log_group`."""
+    """Two- or three-tier VPC. Attributes: `vpc`, `worker_subnets`, `flow_log_group`.
+
+    Props:
+        max_azs: Availability Zones (2..6; RDS needs two).
+        nat_gateways: 0 puts workers in public subnets; 1+ adds private worker subnets behind NAT.
+        cidr: the VPC's IPv4 range.
+        flow_log_retention: VPC flow log retention.
+        removal_policy: what `cdk destroy` does to the flow log group.
+    """
 
     def __init__(
         self,

@@ -1,0 +1,109 @@
+"""Keep the README's construct props tables true to the code.
+
+Each construct's class docstring has a `Props:` section (`name: description` per line); this
+builds a markdown table from it and from the constructor's signature (type and default), and
+writes it between `<!-- props:ClassName -->` and `<!-- /props:ClassName -->` in a markdown file.
+`--check` fails when a table is stale or a prop has no description, so the docs cannot drift.
+
+    python tools/props_tables.py README.md docs/*.md          # rewrite the tables
+    python tools/props_tables.py --check README.md docs/*.md  # what the tests run
+"""
+
+from __future__ import annotations
+
+import argparse
+import enum
+import importlib
+import inspect
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BLOCK = re.compile(r"<!-- props:(\w+) -->\n.*?<!-- /props:\1 -->", re.DOTALL)
+
+
+def construct_classes() -> dict[str, type]:
+    """Every construct class exported by `queue_patterns`, by name."""
+    sys.path[:0] = [str(ROOT / "constructs")]
+    package = importlib.import_module("queue_patterns")
+    return {name: getattr(package, name) for name in package.__all__}
+
+
+def prop_descriptions(cls: type) -> dict[str, str]:
+    doc = inspect.getdoc(cls) or ""
+    if "Props:" not in doc:
+        return {}
+    section = doc.split("Props:", 1)[1]
+    found: dict[str, str] = {}
+    for line in section.splitlines():
+        match = re.match(r"\s+(\w+): (.+)", line)
+        if match:
+            found[match.group(1)] = match.group(2).strip()
+        elif line.strip() and not line.startswith(" "):
+            break
+    return found
+
+
+def show_default(value: object) -> str:
+    if value is inspect.Parameter.empty:
+        return "*required*"
+    if hasattr(value, "to_human_string"):  # aws_cdk.Duration
+        return value.to_human_string()
+    if isinstance(value, enum.Enum):
+        return value.name
+    if hasattr(value, "postgres_full_version"):  # aws_rds.PostgresEngineVersion
+        return f"PostgreSQL {value.postgres_full_version}"
+    return repr(value)
+
+
+def table(cls: type) -> str:
+    """The markdown props table of one construct class."""
+    descriptions = prop_descriptions(cls)
+    rows = ["| prop | type | default | what it does |", "| --- | --- | --- | --- |"]
+    for param in list(inspect.signature(cls.__init__).parameters.values())[3:]:
+        description = descriptions.get(param.name)
+        if description is None:
+            raise SystemExit(f"{cls.__name__}.{param.name}: no description in its Props section")
+        annotation = str(param.annotation).replace("|", "\\|")
+        rows.append(
+            f"| `{param.name}` | `{annotation}` | {show_default(param.default)} | {description} |"
+        )
+    return "\n".join(rows)
+
+
+def render(text: str, classes: dict[str, type]) -> str:
+    def replace(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in classes:
+            raise SystemExit(f"props block for unknown construct {name!r}")
+        return f"<!-- props:{name} -->\n{table(classes[name])}\n<!-- /props:{name} -->"
+
+    return BLOCK.sub(replace, text)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("files", nargs="+", type=Path)
+    parser.add_argument("--check", action="store_true", help="fail if any table is stale")
+    options = parser.parse_args()
+    classes = construct_classes()
+    stale = []
+    for path in options.files:
+        text = path.read_text()
+        updated = render(text, classes)
+        if updated != text:
+            stale.append(str(path))
+            if not options.check:
+                path.write_text(updated)
+    if options.check and stale:
+        print(
+            f"stale props tables in {', '.join(stale)}: run python tools/props_tables.py",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
