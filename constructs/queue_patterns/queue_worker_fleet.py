@@ -126,6 +126,7 @@ class QueueWorkerFleet(Construct):
         )
         queue.grant_consume_messages(self.role)
         self.log_group.grant_write(self.role)
+        self.log_group.grant(self.role, "logs:DescribeLogStreams")  # the CloudWatch agent's check
 
         code = s3_assets.Asset(
             self, "WorkerCode", path=code_path, exclude=["**/__pycache__", "**/*.pyc", "tests"]
@@ -437,6 +438,14 @@ def _install_commands(*, service, archive, module, environment, log_group, stop_
             }
         }
     )
+    logrotate = f"""/var/log/{service}/worker.log {{
+    daily
+    rotate 3
+    compress
+    missingok
+    copytruncate
+}}
+"""
     unit = f"""[Unit]
 Description=Queue worker {service}
 After=network-online.target
@@ -476,6 +485,7 @@ WantedBy=multi-user.target
         f"{home}/venv/bin/pip install --no-cache-dir -r {home}/requirements.txt",
         f"cat > /etc/{service}.env <<'ENV'\n{env_lines}\nENV",
         f"chmod 600 /etc/{service}.env",
+        f"cat > /etc/logrotate.d/{service} <<'ROTATE'\n{logrotate}ROTATE",
         f"cat > /etc/systemd/system/{service}.service <<'UNIT'\n{unit}UNIT",
         f"cat > /opt/aws/amazon-cloudwatch-agent/etc/{service}.json <<'CWA'\n{agent_config}\nCWA",
         "/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 "

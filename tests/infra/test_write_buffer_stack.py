@@ -312,7 +312,10 @@ BAD_ORDERS = {
     "no items": {**GOOD_ORDER, "items": []},
     "zero quantity": {**GOOD_ORDER, "items": [{**GOOD_ORDER["items"][0], "quantity": 0}]},
     "quantity as text": {**GOOD_ORDER, "items": [{**GOOD_ORDER["items"][0], "quantity": "2"}]},
-    "price as float": {**GOOD_ORDER, "items": [{**GOOD_ORDER["items"][0], "unitPriceCents": 12.99}]},
+    "price as float": {
+        **GOOD_ORDER,
+        "items": [{**GOOD_ORDER["items"][0], "unitPriceCents": 12.99}],
+    },
     "lowercase sku": {**GOOD_ORDER, "items": [{**GOOD_ORDER["items"][0], "sku": "book-1"}]},
     "short orderId": {**GOOD_ORDER, "orderId": "x"},
     "not an object": [GOOD_ORDER],
@@ -334,3 +337,36 @@ def test_deployed_request_model_accepts_a_good_order(template):
     model = single(template, "AWS::ApiGateway::Model")["Schema"]
     Draft4Validator.check_schema(model)
     assert list(Draft4Validator(model).iter_errors(GOOD_ORDER)) == []
+
+
+def rendered_user_data(template) -> str:
+    """The launch template's user data with every CloudFormation reference made a placeholder."""
+    user_data = single(template, "AWS::EC2::LaunchTemplate")["LaunchTemplateData"]["UserData"]
+    parts = user_data["Fn::Base64"]["Fn::Join"][1]
+    return "".join(p if isinstance(p, str) else "PLACEHOLDER" for p in parts)
+
+
+def test_worker_boot_script_is_valid_bash(template, tmp_path):
+    import subprocess
+
+    script = tmp_path / "user-data.sh"
+    script.write_text(rendered_user_data(template))
+    result = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_worker_boot_script_installs_then_starts_the_service_with_its_environment(template):
+    script = rendered_user_data(template)
+    steps = [
+        "dnf install -y python3.11",
+        "pip install --no-cache-dir -r /opt/queue-worker/workers/requirements.txt",
+        "QUEUE_URL=",
+        "DATABASE_SECRET_ARN=",
+        "MAX_WRITES_PER_SECOND=500",
+        "/etc/logrotate.d/workers",
+        "amazon-cloudwatch-agent-ctl",
+        "systemctl enable --now workers.service",
+    ]
+    positions = [script.index(step) for step in steps]
+    assert positions == sorted(positions)
+    assert "set -euo pipefail" in script
