@@ -370,3 +370,37 @@ def test_worker_boot_script_installs_then_starts_the_service_with_its_environmen
     positions = [script.index(step) for step in steps]
     assert positions == sorted(positions)
     assert "set -euo pipefail" in script
+
+
+@pytest.fixture(scope="module")
+def backlog_template(tmp_path_factory):
+    """The sandbox stack with `-c worker_scaling=backlog_per_instance`."""
+    synthesized = synthesize(
+        "sandbox", tmp_path_factory.mktemp("cdk-backlog"), worker_scaling="backlog_per_instance"
+    )
+    return synthesized.template_json(STACK)
+
+
+def test_backlog_per_instance_tracks_visible_messages_per_in_service_instance(backlog_template):
+    [policy] = [
+        p["Properties"]
+        for p in resources_of(backlog_template, "AWS::AutoScaling::ScalingPolicy").values()
+    ]
+    assert policy["PolicyType"] == "TargetTrackingScaling"
+    config = policy["TargetTrackingConfiguration"]
+    assert config["TargetValue"] == 500
+    queries = {q["Id"]: q for q in config["CustomizedMetricSpecification"]["Metrics"]}
+    assert queries["backlogPerInstance"]["Expression"] == "visible / instances"
+    assert queries["backlogPerInstance"]["ReturnData"] is True
+    assert queries["visible"]["MetricStat"]["Metric"]["MetricName"] == (
+        "ApproximateNumberOfMessagesVisible"
+    )
+    assert queries["instances"]["MetricStat"]["Metric"]["MetricName"] == "GroupInServiceInstances"
+
+
+def test_backlog_per_instance_keeps_one_instance_since_it_cannot_scale_from_zero(
+    backlog_template,
+):
+    group = single(backlog_template, "AWS::AutoScaling::AutoScalingGroup")
+    assert group["MinSize"] == "1"
+    assert resources_of(backlog_template, "AWS::CloudWatch::Alarm")  # queue alarms remain
