@@ -17,6 +17,7 @@ from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from queue_patterns import (
@@ -50,6 +51,7 @@ MAX_RECEIVE_COUNT = 5
 # An order waiting longer than this means the workers are stalled or far behind.
 MAX_ORDER_AGE = Duration.minutes(10)
 DEAD_LETTER_RETENTION = Duration.days(14)
+MINUTE = Duration.minutes(1)
 
 
 class WriteBufferStack(cdk.Stack):
@@ -166,6 +168,23 @@ class WriteBufferStack(cdk.Stack):
             queue=orders.queue,
             dead_letter_queue=orders.dead_letter_queue,
             consumer_group=workers.auto_scaling_group,
+            extra_widgets=[
+                cloudwatch.GraphWidget(
+                    title="API: requests and rejections",
+                    left=[
+                        api.api.metric_count(period=MINUTE, statistic="Sum"),
+                        api.api.metric_client_error(period=MINUTE, statistic="Sum"),
+                        api.api.metric_server_error(period=MINUTE, statistic="Sum"),
+                    ],
+                    width=8,
+                ),
+                cloudwatch.GraphWidget(
+                    title="Database: connections and CPU",
+                    left=[database.instance.metric_database_connections(period=MINUTE)],
+                    right=[database.instance.metric_cpu_utilization(period=MINUTE)],
+                    width=8,
+                ),
+            ],
         )
 
         for name, value, description in (
