@@ -1,0 +1,136 @@
+"""`python -m write_buffer_worker`: configure, start the loops, serve until SIGTERM, drain.
+
+Exit codes: 0 after a clean drain, 2 on a configuration error (systemd's restart will not fix a
+typo, and the journal says which variable).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+from urllib.parse import quote
+
+import boto3
+
+from write_buffer_worker.config import ConfigError, WorkerConfig, load_config
+from write_buffer_worker.consumer import Consumer, DatabaseGate
+from write_buffer_worker.metrics import Metrics
+from write_buffer_worker.store import DatabaseUnavailable, OrderStore
+from write_buffer_worker.systemd import notify, watchdog_interval
+
+log = logging.getLogger("write_buffer_worker")
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object per log line: what CloudWatch Logs Insights queries best."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {"level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        line.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
+
+
+def conninfo_source(config: WorkerConfig):
+    """A callable giving a libpq URI: the configured URL, or one built from the RDS secret
+    (read again on each call, so a rotated password is picked up)."""
+    if config.database_url:
+        return lambda: config.database_url
+
+    secrets = boto3.client("secretsmanager")
+
+    def from_secret() -> str:
+        secret = json.loads(
+            secrets.get_secret_value(SecretId=config.database_secret_arn)["SecretString"]
+        )
+        user, password = quote(secret["username"], safe=""), quote(secret["password"], safe="")
+        return (
+            f"postgresql://{user}:{password}@{secret['host']}:{secret.get('port', 5432)}/"
+            f"{secret.get('dbname', 'postgres')}?sslmode=require"
+        )
+
+    return from_secret
+
+
+def prepare_schema(store: OrderStore, stopping: threading.Event) -> bool:
+    """Create the table, waiting out a database that is not up yet (a fleet may boot first)."""
+    gate = DatabaseGate()
+    while not stopping.is_set():
+        try:
+            store.ensure_schema()
+            return True
+        except DatabaseUnavailable as error:
+            gate.fail()
+            log.warning(
+                "database not reachable at start-up; retrying",
+                extra={"fields": {"error": str(error)[:200]}},
+            )
+            stopping.wait(gate.backoff())
+    return False
+
+
+def main() -> int:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonLines())
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
+    logging.getLogger("botocore").setLevel(logging.WARNING)
+    try:
+        config = load_config()
+    except ConfigError as error:
+        log.error("configuration error: %s", error)
+        return 2
+
+    stopping = threading.Event()
+
+    def on_signal(number, _frame):
+        log.info("stop requested", extra={"fields": {"signal": signal.Signals(number).name}})
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    metrics = Metrics(config.metrics_namespace)
+    store = OrderStore(conninfo_source(config), config.db_pool_size)
+    if not prepare_schema(store, stopping):
+        store.close()
+        return 0
+    consumer = Consumer(config, boto3.client("sqs"), store, metrics)
+    consumer.start()
+    notify("READY=1")
+    log.info(
+        "worker started",
+        extra={
+            "fields": {
+                "queue_url": config.queue_url,
+                "receive_loops": config.receive_loops,
+                "max_writes_per_second": config.max_writes_per_second,
+            }
+        },
+    )
+    tick = min(config.metrics_interval_seconds, watchdog_interval() or 3600.0)
+    next_flush = time.monotonic() + config.metrics_interval_seconds
+    while not stopping.wait(tick):
+        if consumer.healthy():
+            notify("WATCHDOG=1")
+        if time.monotonic() >= next_flush:
+            metrics.flush()
+            next_flush = time.monotonic() + config.metrics_interval_seconds
+
+    notify("STOPPING=1")
+    released = consumer.stop(config.shutdown_grace_seconds)
+    metrics.flush()
+    store.close()
+    log.info(
+        "worker stopped", extra={"fields": {"released_unfinished": released, **metrics.totals()}}
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

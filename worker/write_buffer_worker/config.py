@@ -1,0 +1,86 @@
+"""Worker configuration, read from the environment in one place and checked before any work.
+
+A worker that starts with a typo in its configuration and then fails on the first message hides
+the mistake in a retry loop; this fails at start-up with the variable's name and the rule.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+class ConfigError(ValueError):
+    """A missing or malformed environment variable."""
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    queue_url: str
+    database_url: str | None
+    database_secret_arn: str | None
+    receive_loops: int = 4
+    db_pool_size: int = 4
+    max_writes_per_second: float = 0.0  # 0: unlimited
+    visibility_timeout_seconds: int = 60
+    receive_wait_seconds: int = 20
+    shutdown_grace_seconds: float = 20.0
+    metrics_namespace: str = "QueuePatterns/WriteBuffer"
+    metrics_interval_seconds: float = 10.0
+
+
+def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: {raw!r} is not a whole number") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}: {value} is outside {low}..{high}")
+    return value
+
+
+def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: {raw!r} is not a number") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}: {value} is outside {low}..{high}")
+    return value
+
+
+def load_config(env: Mapping[str, str] | None = None) -> WorkerConfig:
+    """Read and check the worker's environment; raise ConfigError naming the variable."""
+    env = os.environ if env is None else env
+    queue_url = env.get("QUEUE_URL", "")
+    if not queue_url:
+        raise ConfigError("QUEUE_URL: required (the URL of the orders queue)")
+    database_url = env.get("DATABASE_URL") or None
+    secret_arn = env.get("DATABASE_SECRET_ARN") or None
+    if bool(database_url) == bool(secret_arn):
+        raise ConfigError(
+            "DATABASE_URL / DATABASE_SECRET_ARN: set exactly one (a libpq URI for local runs, "
+            "or the Secrets Manager secret of the RDS instance)"
+        )
+    loops = _integer(env, "RECEIVE_LOOPS", 4, 1, 64)
+    visibility = _integer(env, "VISIBILITY_TIMEOUT_SECONDS", 60, 3, 43_200)
+    return WorkerConfig(
+        queue_url=queue_url,
+        database_url=database_url,
+        database_secret_arn=secret_arn,
+        receive_loops=loops,
+        db_pool_size=_integer(env, "DB_POOL_SIZE", loops, 1, 100),
+        max_writes_per_second=_number(env, "MAX_WRITES_PER_SECOND", 0.0, 0.0, 1_000_000.0),
+        visibility_timeout_seconds=visibility,
+        receive_wait_seconds=_integer(env, "RECEIVE_WAIT_SECONDS", 20, 0, 20),
+        shutdown_grace_seconds=_number(env, "SHUTDOWN_GRACE_SECONDS", 20.0, 0.0, 300.0),
+        metrics_namespace=env.get("METRICS_NAMESPACE") or "QueuePatterns/WriteBuffer",
+        metrics_interval_seconds=_number(env, "METRICS_INTERVAL_SECONDS", 10.0, 0.1, 3600.0),
+    )
