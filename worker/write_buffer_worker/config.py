@@ -70,7 +70,7 @@ def load_config(env: Mapping[str, str] | None = None) -> WorkerConfig:
             "or the Secrets Manager secret of the RDS instance)"
         )
     loops = _integer(env, "RECEIVE_LOOPS", 4, 1, 64)
-    visibility = _integer(env, "VISIBILITY_TIMEOUT_SECONDS", 60, 3, 43_200)
+    visibility = _integer(env, "VISIBILITY_TIMEOUT_SECONDS", 60, 1, 43_200)
     return WorkerConfig(
         queue_url=queue_url,
         database_url=database_url,

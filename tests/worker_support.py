@@ -1,0 +1,129 @@
+"""Helpers for the worker tests: one test's queue, DLQ and database, and ways to run workers."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from write_buffer_worker.config import load_config
+from write_buffer_worker.consumer import Consumer
+from write_buffer_worker.metrics import Metrics
+from write_buffer_worker.store import OrderStore
+
+WORKER_DIR = Path(__file__).resolve().parents[1] / "worker"
+
+
+def order(n: int, customer: str = "cust-1") -> dict:
+    return {
+        "orderId": f"order-{n:06d}",
+        "customerId": customer,
+        "items": [{"sku": "BOOK-1", "quantity": 1 + n % 3, "unitPriceCents": 1250}],
+    }
+
+
+def wait_until(predicate, timeout: float = 20.0, interval: float = 0.1, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@dataclass
+class Lab:
+    """One test's queue, DLQ and database."""
+
+    sqs: object
+    queue_url: str
+    dlq_url: str
+    database_uri: str
+    environment: dict
+
+    def send(self, body) -> str:
+        text = body if isinstance(body, str) else json.dumps(body)
+        return self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=text)["MessageId"]
+
+    def send_orders(self, numbers) -> None:
+        numbers = list(numbers)
+        for start in range(0, len(numbers), 10):
+            self.sqs.send_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(n), "MessageBody": json.dumps(order(n))}
+                    for n in numbers[start : start + 10]
+                ],
+            )
+
+    def depth(self, url: str | None = None) -> int:
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=url or self.queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return sum(int(v) for v in attributes.values())
+
+    def dead_letters(self) -> int:
+        return self.depth(self.dlq_url)
+
+    def rows(self) -> list[tuple]:
+        with psycopg.connect(self.database_uri) as conn:
+            try:
+                return conn.execute("SELECT order_id FROM orders ORDER BY order_id").fetchall()
+            except psycopg.errors.UndefinedTable:
+                return []
+
+    def sql(self, statement: str) -> None:
+        with psycopg.connect(self.database_uri) as conn:
+            conn.execute(statement)
+
+
+@contextlib.contextmanager
+def worker_in_process(lab: Lab, **overrides):
+    """A Consumer in this process (threads), as `python -m write_buffer_worker` would run it."""
+    import boto3
+
+    env = {**lab.environment, **{k: str(v) for k, v in overrides.items()}}
+    config = load_config(env)
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name=env["AWS_DEFAULT_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
+    store = OrderStore(lambda: config.database_url, config.db_pool_size)
+    store.ensure_schema()
+    metrics = Metrics(config.metrics_namespace, stream=io.StringIO())
+    consumer = Consumer(config, sqs, store, metrics)
+    consumer.start()
+    try:
+        yield metrics
+    finally:
+        consumer.stop(config.shutdown_grace_seconds)
+        store.close()
+
+
+def start_worker_process(lab: Lab, **overrides) -> subprocess.Popen:
+    """`python -m write_buffer_worker` as systemd would start it (its log goes to a pipe)."""
+    env = {
+        **os.environ,
+        **lab.environment,
+        **{k: str(v) for k, v in overrides.items()},
+        "PYTHONPATH": str(WORKER_DIR),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "write_buffer_worker"],
+        env=env,
+        cwd=WORKER_DIR,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
