@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS orders (
     written_at     timestamptz NOT NULL DEFAULT now()
 )
 """
+SCHEMA_LOCK = 4_700_001  # any number, the same in every worker
 COLUMNS = "(order_id, customer_id, items, total_cents, sqs_message_id, sent_at)"
 
 
@@ -85,7 +86,10 @@ class OrderStore:
         self._pool.close()
 
     def ensure_schema(self) -> None:
+        """Create the table if needed. A fleet boots at once, and concurrent CREATE TABLE IF
+        NOT EXISTS can fail on PostgreSQL's catalog, so creators take turns on an advisory lock."""
         with self._connection() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
             conn.execute(SCHEMA)
 
     def ping(self) -> None:
