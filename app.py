@@ -21,6 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "constructs"))
 import aws_cdk as cdk  # noqa: E402
 from cdk_nag import AwsSolutionsChecks  # noqa: E402
 
+from stacks.order_fan_out_stack import OrderFanOutStack  # noqa: E402
+from stacks.payment_ledger_stack import PaymentLedgerStack  # noqa: E402
 from stacks.profiles import profile_named  # noqa: E402
 from stacks.write_buffer_stack import WriteBufferStack  # noqa: E402
 
@@ -41,6 +43,25 @@ def build_app(app: cdk.App | None = None, *, nag: bool = True) -> cdk.App:
         description="Write buffering: API -> SQS -> EC2 Auto Scaling workers -> RDS PostgreSQL",
         profile=profile,
         worker_scaling=app.node.try_get_context("worker_scaling") or "step",
+        env=env,
+        tags=tags,
+    )
+
+    OrderFanOutStack(
+        app,
+        "OrderFanOut",
+        stack_name=f"queue-patterns-order-fan-out-{profile.name}",
+        description="SNS fan-out: orders topic -> inventory, payment, shipping, audit queues -> Lambda",
+        profile=profile,
+        env=env,
+        tags=tags,
+    )
+    PaymentLedgerStack(
+        app,
+        "PaymentLedger",
+        stack_name=f"queue-patterns-payment-ledger-{profile.name}",
+        description="Ordered fan-out: SNS FIFO -> SQS FIFO -> payment ledger Lambda",
+        profile=profile,
         env=env,
         tags=tags,
     )

@@ -120,3 +120,39 @@ def acknowledge_write_buffer(stack: cdk.Stack, profile: Profile) -> None:
                 "enables deletion protection.",
             },
         )
+
+
+def acknowledge_kms_grants(stack: cdk.Stack, consumer_paths: list[str]) -> None:
+    """Production tables share the stack's customer-managed key; their grants use wildcards."""
+    for path in consumer_paths:
+        acknowledge_findings(
+            stack,
+            f"{path}/Role/DefaultPolicy",
+            {
+                f"AwsSolutions-IAM5[Action::{action}]": "Scoped to the one customer-managed key "
+                "that encrypts this consumer's queue and table, as Table.grant_read_write_data "
+                "generates it; DynamoDB needs data keys to read and write the encrypted items."
+                for action in ("kms:ReEncrypt*", "kms:GenerateDataKey*")
+            },
+        )
+
+
+def acknowledge_fan_out(stack: cdk.Stack, consumers: list[str], profile: Profile) -> None:
+    """The accepted findings of `OrderFanOutStack`."""
+    acknowledge_findings(
+        stack,
+        "SubscriptionDeadLetter",
+        {
+            "AwsSolutions-SQS3": "This queue is a dead-letter queue: every SNS subscription's "
+            "RedrivePolicy targets it (cdk-nag recognizes only SQS redrive policies). It is "
+            "alarmed like every other DLQ.",
+        },
+    )
+    if profile.customer_managed_keys:
+        acknowledge_kms_grants(stack, [f"{unit}Consumer" for unit in consumers])
+
+
+def acknowledge_payment_ledger(stack: cdk.Stack, profile: Profile) -> None:
+    """The accepted findings of `PaymentLedgerStack`."""
+    if profile.customer_managed_keys:
+        acknowledge_kms_grants(stack, ["LedgerConsumer"])

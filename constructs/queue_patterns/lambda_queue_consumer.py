@@ -1,0 +1,289 @@
+"""Lambda function consuming an SQS queue, with the settings the common mistakes get wrong.
+
+Why a construct: the most asked questions about Lambda on SQS are answered here once, at synth:
+
+- Partial batch failures: the event source reports `batchItemFailures`, so one bad record is
+  retried (and dead-lettered) alone instead of failing its whole batch again.
+- Visibility timeout: at least 6 x the function timeout (AWS's advice), so that a batch retried
+  after a throttle is not delivered a second time while the first attempt still runs.
+- Maximum concurrency on the event source (2..1000), so a burst cannot exhaust the account's
+  concurrency or a downstream database, without the message loss reserved concurrency causes.
+- Combinations SQS and Lambda reject (a batching window on FIFO, batch sizes over the limits)
+  fail synth with the rule, instead of failing `cdk deploy` twenty minutes later.
+
+The function is arm64, on a current Python runtime, with Powertools from AWS's public layer (no
+Docker bundling: the handler folder is a plain asset), a log group with retention, X-Ray, a role
+with only what the event source needs, and alarms on errors, throttles and message age.
+
+Copy this file into any CDK app: it imports only `aws_cdk` and `constructs`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+
+from constructs import Construct
+
+# AWS's public Powertools for AWS Lambda (Python) v3 layer, arm64, for the runtime below
+# (layer version 36 carries Powertools 3.31.1; each layer version is immutable, so a pinned
+# number deploys the same code every time). Tests run the handlers on the PyPI release.
+POWERTOOLS_ACCOUNT = "017000801446"
+POWERTOOLS_LAYER_VERSION = 38
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+SQS_DEFAULT_VISIBILITY = Duration.seconds(30)
+
+
+class LambdaQueueConsumer(Construct):
+    """A Lambda function wired to an SQS queue with partial batch responses and guard rails.
+
+    Attributes: `function`, `role`, `event_source`, `log_group`, `alarms`.
+
+    Props:
+        queue: the queue to consume (a FIFO queue is detected from it).
+        code_path: folder holding the handler module; shipped as-is, no bundling.
+        handler: `module.function` inside `code_path`.
+        queue_visibility_timeout: the queue's visibility timeout; read from the queue when this app defines it.
+        environment: environment variables for the function.
+        layers: extra layers (your shared code), after the Powertools layer.
+        timeout: the function timeout; the queue's visibility must be at least 6x it.
+        memory_size: MB of memory (128..10240); CPU grows with it.
+        batch_size: records per invocation (1..10 FIFO, 1..10000 standard; >10 needs a batching window).
+        max_batching_window: wait up to this long to fill a batch (standard queues only, 0..300 s).
+        max_concurrency: concurrent invocations the event source may start (2..1000); None: no cap.
+        powertools_layer: add AWS's public Powertools layer (Logger, batch, idempotency).
+        service_name: POWERTOOLS_SERVICE_NAME, the `service` key of every log line.
+        alarm_topic: SNS topic for the alarms; None creates them without actions.
+        max_message_age: alarm when the oldest message waits longer than this.
+        log_retention: the function's log retention.
+        removal_policy: what `cdk destroy` does to the log group.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        queue: sqs.IQueue,
+        code_path: str,
+        handler: str,
+        queue_visibility_timeout: Duration | None = None,
+        environment: Mapping[str, str] | None = None,
+        layers: Sequence[lambda_.ILayerVersion] = (),
+        timeout: Duration = Duration.seconds(30),
+        memory_size: int = 256,
+        batch_size: int = 10,
+        max_batching_window: Duration | None = None,
+        max_concurrency: int | None = 10,
+        powertools_layer: bool = True,
+        service_name: str | None = None,
+        alarm_topic: sns.ITopic | None = None,
+        max_message_age: Duration = Duration.minutes(5),
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+    ) -> None:
+        super().__init__(scope, id_)
+        visibility = queue_visibility_timeout or _visibility_of(queue)
+        _validate(
+            fifo=bool(queue.fifo),
+            visibility=visibility,
+            code_path=code_path,
+            handler=handler,
+            timeout=timeout,
+            memory_size=memory_size,
+            batch_size=batch_size,
+            max_batching_window=max_batching_window,
+            max_concurrency=max_concurrency,
+        )
+
+        self.log_group = logs.LogGroup(
+            self, "Logs", retention=log_retention, removal_policy=removal_policy
+        )
+        # Its own role with only its own log group, instead of AWSLambdaBasicExecutionRole's
+        # logs:* on every log group in the account.
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Consumes one queue; writes its own log group and X-Ray traces",
+        )
+        self.log_group.grant_write(self.role)
+        all_layers = list(layers)
+        if powertools_layer:
+            all_layers.insert(0, _powertools_layer(self))
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.ARM_64,
+            code=lambda_.Code.from_asset(code_path, exclude=["**/__pycache__", "*.pyc"]),
+            handler=handler,
+            role=self.role,
+            timeout=timeout,
+            memory_size=memory_size,
+            layers=all_layers,
+            log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            tracing=lambda_.Tracing.ACTIVE,
+            environment={
+                "POWERTOOLS_SERVICE_NAME": service_name or id_,
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+                **(environment or {}),
+            },
+        )
+        self.event_source = sources.SqsEventSource(
+            queue,
+            batch_size=batch_size,
+            max_batching_window=max_batching_window,
+            max_concurrency=max_concurrency,
+            report_batch_item_failures=True,
+        )
+        self.function.add_event_source(self.event_source)
+        Validations.of(self.role.node.find_child("DefaultPolicy")).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::*]",
+                reason="X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level "
+                "permissions; every other statement names its resource",
+            )
+        )
+
+        self.alarms = _alarms(self, queue, max_message_age)
+        if alarm_topic is not None:
+            for alarm in self.alarms:
+                alarm.add_alarm_action(actions.SnsAction(alarm_topic))
+                alarm.add_ok_action(actions.SnsAction(alarm_topic))
+
+
+def _visibility_of(queue: sqs.IQueue) -> Duration:
+    """The visibility timeout of a queue this app defines (SQS's 30 s default if unset)."""
+    resource = queue.node.default_child if isinstance(queue, sqs.Queue) else None
+    if not isinstance(resource, sqs.CfnQueue):
+        raise ValueError(
+            "LambdaQueueConsumer.queue_visibility_timeout: required for a queue defined outside "
+            "this app; the 6x rule is checked against it"
+        )
+    seconds = resource.visibility_timeout
+    return Duration.seconds(seconds) if seconds is not None else SQS_DEFAULT_VISIBILITY
+
+
+def _validate(
+    *,
+    fifo,
+    visibility,
+    code_path,
+    handler,
+    timeout,
+    memory_size,
+    batch_size,
+    max_batching_window,
+    max_concurrency,
+) -> None:
+    """Fail synth with a message naming the prop, its value and the rule."""
+    name = "LambdaQueueConsumer"
+    if not 1 <= timeout.to_seconds() <= 900:
+        raise ValueError(
+            f"{name}.timeout: {timeout.to_seconds()}s is outside 1..900s (Lambda's limit)"
+        )
+    if visibility.to_seconds() < 6 * timeout.to_seconds():
+        raise ValueError(
+            f"{name}.visibility_timeout: {visibility.to_seconds()}s is less than 6 x the function "
+            f"timeout ({timeout.to_seconds()}s); AWS recommends at least 6x so that retries of a "
+            "throttled batch do not redeliver it early"
+        )
+    module, _, function = handler.rpartition(".")
+    if not module or not function.isidentifier():
+        raise ValueError(f"{name}.handler: {handler!r} is not `module.function`")
+    if not (Path(code_path) / f"{module.replace('.', '/')}.py").is_file():
+        raise ValueError(
+            f"{name}.code_path: {code_path!r} has no {module}.py for handler {handler!r}"
+        )
+    if not 128 <= memory_size <= 10_240:
+        raise ValueError(f"{name}.memory_size: {memory_size} is outside 128..10240 MB")
+    limit = 10 if fifo else 10_000
+    if not 1 <= batch_size <= limit:
+        raise ValueError(
+            f"{name}.batch_size: {batch_size} is outside 1..{limit}, the most a "
+            f"{'FIFO' if fifo else 'standard'} queue event source accepts"
+        )
+    window = max_batching_window.to_seconds() if max_batching_window is not None else None
+    if fifo and window is not None:
+        raise ValueError(
+            f"{name}.max_batching_window: {window}s is set on a FIFO queue; Lambda does not batch "
+            "FIFO records over time (it would hold up a message group), so it rejects the setting"
+        )
+    if window is not None and not 0 <= window <= 300:
+        raise ValueError(f"{name}.max_batching_window: {window}s is outside 0..300s")
+    if batch_size > 10 and (window or 0) < 1:
+        raise ValueError(
+            f"{name}.batch_size: {batch_size} is over 10 without max_batching_window of at least "
+            "1s; Lambda requires a batching window for batches larger than 10"
+        )
+    if max_concurrency is not None and not 2 <= max_concurrency <= 1000:
+        raise ValueError(
+            f"{name}.max_concurrency: {max_concurrency} is outside 2..1000, the range an SQS "
+            "event source accepts"
+        )
+
+
+def _powertools_layer(scope: Construct) -> lambda_.ILayerVersion:
+    stack = Stack.of(scope)
+    version = RUNTIME.name.replace(".", "")  # python3.14 -> python314
+    arn = (
+        f"arn:{stack.partition}:lambda:{stack.region}:{POWERTOOLS_ACCOUNT}:layer:"
+        f"AWSLambdaPowertoolsPythonV3-{version}-arm64:{POWERTOOLS_LAYER_VERSION}"
+    )
+    return lambda_.LayerVersion.from_layer_version_arn(scope, "Powertools", arn)
+
+
+def _alarms(scope: LambdaQueueConsumer, queue: sqs.IQueue, max_age: Duration):
+    minute = Duration.minutes(1)
+    greater = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+    quiet = cloudwatch.TreatMissingData.NOT_BREACHING
+    function = scope.function
+    return [
+        cloudwatch.Alarm(
+            scope,
+            "Errors",
+            alarm_description="The consumer function failed invocations (not records): look at its logs",
+            metric=function.metric_errors(period=minute, statistic="Sum"),
+            threshold=1,
+            evaluation_periods=3,
+            datapoints_to_alarm=2,
+            comparison_operator=greater,
+            treat_missing_data=quiet,
+        ),
+        cloudwatch.Alarm(
+            scope,
+            "Throttles",
+            alarm_description="The consumer is throttled: raise account concurrency or lower max_concurrency",
+            metric=function.metric_throttles(period=minute, statistic="Sum"),
+            threshold=1,
+            evaluation_periods=5,
+            datapoints_to_alarm=3,
+            comparison_operator=greater,
+            treat_missing_data=quiet,
+        ),
+        cloudwatch.Alarm(
+            scope,
+            "MessageAge",
+            alarm_description=f"Messages wait over {max_age.to_human_string()}: the consumer is behind",
+            metric=queue.metric_approximate_age_of_oldest_message(
+                period=minute, statistic="Maximum"
+            ),
+            threshold=max_age.to_seconds(),
+            evaluation_periods=3,
+            datapoints_to_alarm=2,
+            comparison_operator=greater,
+            treat_missing_data=quiet,
+        ),
+    ]

@@ -1,0 +1,54 @@
+"""Audit consumer: keep every order event, with its SNS envelope, in an append-only trail.
+
+The audit subscription has no filter and no raw message delivery, so each record is the whole
+SNS notification: the trail keeps SNS's message id, topic and timestamp beside the event. The
+write is conditional on (orderId, event sort key), so a redelivery adds nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from botocore.exceptions import ClientError
+from order_events import from_sns_envelope
+
+logger = Logger()
+processor = BatchProcessor(event_type=EventType.SQS)
+trail = boto3.resource("dynamodb").Table(os.environ["EVENTS_TABLE"])
+
+
+def record_handler(record) -> str:
+    event, envelope = from_sns_envelope(record.body)
+    try:
+        trail.put_item(
+            Item={
+                "orderId": event.order_id,
+                "eventKey": f"{event.occurred_at}#{event.event_id}",
+                "eventType": event.event_type,
+                "snsMessageId": envelope.get("MessageId", ""),
+                "topicArn": envelope.get("TopicArn", ""),
+                "publishedAt": envelope.get("Timestamp", ""),
+                "event": json.dumps(event.to_dict()),
+            },
+            ConditionExpression="attribute_not_exists(eventKey)",
+        )
+        return "recorded"
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        return "already recorded"
+
+
+@logger.inject_lambda_context
+def handler(event, context):
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

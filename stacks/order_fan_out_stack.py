@@ -1,0 +1,251 @@
+"""SNS fan-out: one order event, delivered to inventory, payment, shipping and audit queues.
+
+Seeds 001 (pattern 5), 002 and 003: the order service publishes once; each business unit gets
+its own queue (its own pace, its own failures, its own DLQ) and sees only the events it needs:
+
+    orders topic --eventType, amountCents > 0------> payment queue   -> payment consumer
+                 --eventType, shippable = "true"---> shipping queue  -> shipping consumer
+                 --eventType (placed, cancelled)---> inventory queue -> inventory consumer
+                 --everything, SNS envelope kept---> audit queue     -> audit consumer
+
+Consumer queues use raw message delivery (the body is the event); the audit queue keeps the
+SNS envelope. SNS retries each delivery, then parks what it could not deliver in a subscription
+DLQ; each queue has its own DLQ for what its consumer could not process. Every DLQ alarms.
+
+The ordered variant (payments, where a refund must follow its capture) is `PaymentLedgerStack`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from queue_patterns import AlarmTopic, LambdaQueueConsumer, QueueAlarms, QueueWithDeadLetter
+from queue_patterns.lambda_queue_consumer import RUNTIME
+
+from constructs import Construct
+from stacks.nag_acknowledgments import acknowledge_fan_out
+from stacks.profiles import Profile
+from stacks.profiles import log_retention as profile_log_retention
+
+LAMBDA_DIR = Path(__file__).resolve().parent.parent / "lambda"
+CONSUMER_TIMEOUT = Duration.seconds(10)
+# 6 x the consumer timeout: AWS's advice for Lambda on SQS (LambdaQueueConsumer enforces it).
+CONSUMER_VISIBILITY = Duration.seconds(6 * 10)
+DEAD_LETTER_RETENTION = Duration.days(14)
+EVENT_TYPES = ["OrderPlaced", "OrderCancelled"]
+
+
+def messaging_key(scope: Construct, removal: RemovalPolicy) -> kms.Key:
+    """A key SNS may use: for an encrypted topic, and to deliver into KMS-encrypted queues."""
+    key = kms.Key(
+        scope,
+        "MessagingKey",
+        enable_key_rotation=True,
+        removal_policy=removal,
+        description="Encrypts order events in SNS topics and their SQS queues",
+    )
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="AllowSnsToDeliverToEncryptedQueues",
+            principals=[iam.ServicePrincipal("sns.amazonaws.com")],
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+            resources=["*"],
+            conditions={"StringEquals": {"aws:SourceAccount": cdk.Stack.of(scope).account}},
+        )
+    )
+    return key
+
+
+def table(
+    scope: Construct,
+    id_: str,
+    partition: str,
+    *,
+    sort: str | None = None,
+    ttl: str | None = None,
+    removal: RemovalPolicy,
+    key: kms.IKey | None,
+) -> dynamodb.Table:
+    """An on-demand table with point-in-time recovery, encrypted with `key` when given."""
+    return dynamodb.Table(
+        scope,
+        id_,
+        partition_key=dynamodb.Attribute(name=partition, type=dynamodb.AttributeType.STRING),
+        sort_key=dynamodb.Attribute(name=sort, type=dynamodb.AttributeType.STRING)
+        if sort
+        else None,
+        billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+        point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+            point_in_time_recovery_enabled=True
+        ),
+        encryption=(
+            dynamodb.TableEncryption.CUSTOMER_MANAGED
+            if key
+            else dynamodb.TableEncryption.AWS_MANAGED
+        ),
+        encryption_key=key,
+        time_to_live_attribute=ttl,
+        removal_policy=removal,
+    )
+
+
+class OrderFanOutStack(cdk.Stack):
+    """The fan-out pattern with its four consumers, deployable on its own."""
+
+    def __init__(self, scope: Construct, id_: str, *, profile: Profile, **kwargs) -> None:
+        super().__init__(scope, id_, **kwargs)
+        removal = RemovalPolicy.RETAIN if profile.retain_data else RemovalPolicy.DESTROY
+        retention = profile_log_retention(profile)
+        key = messaging_key(self, removal)
+        queue_key = key if profile.customer_managed_keys else None
+        alarms = AlarmTopic(self, "Alarms", key_removal_policy=removal)
+
+        self.topic = sns.Topic(
+            self, "OrdersTopic", master_key=key, enforce_ssl=True, display_name="Order events"
+        )
+        # What SNS could not deliver to a queue (a queue policy or key mistake) waits here.
+        delivery_failures = sqs.Queue(
+            self,
+            "SubscriptionDeadLetter",
+            retention_period=DEAD_LETTER_RETENTION,
+            enforce_ssl=True,
+            removal_policy=removal,
+            encryption=sqs.QueueEncryption.KMS if queue_key else sqs.QueueEncryption.SQS_MANAGED,
+            encryption_master_key=queue_key,
+        )
+
+        events = sns.SubscriptionFilter.string_filter(allowlist=EVENT_TYPES)
+        units = {
+            "Inventory": ({"eventType": events}, True),
+            "Payment": (
+                {
+                    "eventType": events,
+                    "amountCents": sns.SubscriptionFilter.numeric_filter(greater_than=0),
+                },
+                True,
+            ),
+            "Shipping": (
+                {
+                    "eventType": events,
+                    "shippable": sns.SubscriptionFilter.string_filter(allowlist=["true"]),
+                },
+                True,
+            ),
+            "Audit": (None, False),
+        }
+        self.queues: dict[str, QueueWithDeadLetter] = {}
+        for unit, (filter_policy, raw) in units.items():
+            queue = QueueWithDeadLetter(
+                self,
+                f"{unit}Queue",
+                visibility_timeout=CONSUMER_VISIBILITY,
+                max_receive_count=5,
+                dead_letter_retention_period=DEAD_LETTER_RETENTION,
+                encryption_key=queue_key,
+                removal_policy=removal,
+            )
+            self.topic.add_subscription(
+                subscriptions.SqsSubscription(
+                    queue.queue,
+                    raw_message_delivery=raw,
+                    filter_policy=filter_policy,
+                    dead_letter_queue=delivery_failures,
+                )
+            )
+            QueueAlarms(
+                self,
+                f"{unit}Alarms",
+                queue=queue.queue,
+                dead_letter_queue=queue.dead_letter_queue,
+                alarm_topic=alarms.topic,
+                dead_letter_retention=DEAD_LETTER_RETENTION,
+            )
+            self.queues[unit] = queue
+        QueueAlarms(
+            self,
+            "DeliveryFailureAlarms",
+            queue=delivery_failures,
+            dead_letter_queue=delivery_failures,
+            alarm_topic=alarms.topic,
+        )
+
+        table_key = key if profile.customer_managed_keys else None
+        tables = {
+            "Inventory": table(self, "InventoryTable", "pk", removal=removal, key=table_key),
+            "Payment": table(self, "PaymentsTable", "orderId", removal=removal, key=table_key),
+            "Shipping": table(self, "ShipmentsTable", "orderId", removal=removal, key=table_key),
+            "Audit": table(
+                self, "OrderEventsTable", "orderId", sort="eventKey", removal=removal, key=table_key
+            ),
+        }
+        idempotency = table(
+            self, "IdempotencyTable", "id", ttl="expiration", removal=removal, key=table_key
+        )
+        layer = lambda_.LayerVersion(
+            self,
+            "OrderEventsLayer",
+            code=lambda_.Code.from_asset(str(LAMBDA_DIR / "order_events_layer")),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[lambda_.Architecture.ARM_64],
+            description="order_events: the order event contract shared by every consumer",
+        )
+
+        environment_names = {
+            "Inventory": "INVENTORY_TABLE",
+            "Payment": "PAYMENTS_TABLE",
+            "Shipping": "SHIPMENTS_TABLE",
+            "Audit": "EVENTS_TABLE",
+        }
+        self.consumers: dict[str, LambdaQueueConsumer] = {}
+        for unit, queue in self.queues.items():
+            module = f"{unit.lower()}_consumer"
+            environment = {environment_names[unit]: tables[unit].table_name}
+            if unit != "Audit":
+                environment["IDEMPOTENCY_TABLE"] = idempotency.table_name
+            consumer = LambdaQueueConsumer(
+                self,
+                f"{unit}Consumer",
+                queue=queue.queue,
+                code_path=str(LAMBDA_DIR / module),
+                handler=f"{module}.handler",
+                layers=[layer],
+                environment=environment,
+                timeout=CONSUMER_TIMEOUT,
+                batch_size=10,
+                max_batching_window=Duration.seconds(1),
+                max_concurrency=5,
+                service_name=f"{unit.lower()}-consumer",
+                alarm_topic=alarms.topic,
+                log_retention=retention,
+                removal_policy=removal,
+            )
+            tables[unit].grant_read_write_data(consumer.function)
+            if unit != "Audit":
+                idempotency.grant_read_write_data(consumer.function)
+            self.consumers[unit] = consumer
+
+        cdk.CfnOutput(
+            self,
+            "OrdersTopicArn",
+            value=self.topic.topic_arn,
+            description="Publish order events here (with message attributes)",
+        )
+        for unit, queue in self.queues.items():
+            cdk.CfnOutput(self, f"{unit}QueueUrl", value=queue.queue.queue_url)
+            cdk.CfnOutput(
+                self, f"{unit}DeadLetterQueueUrl", value=queue.dead_letter_queue.queue_url
+            )
+        cdk.CfnOutput(self, "SubscriptionDeadLetterQueueUrl", value=delivery_failures.queue_url)
+        for unit, t in tables.items():
+            cdk.CfnOutput(self, f"{unit}TableName", value=t.table_name)
+
+        acknowledge_fan_out(self, list(self.consumers), profile)
