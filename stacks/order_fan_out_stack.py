@@ -22,7 +22,6 @@ from pathlib import Path
 import aws_cdk as cdk
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
@@ -44,25 +43,17 @@ DEAD_LETTER_RETENTION = Duration.days(14)
 EVENT_TYPES = ["OrderPlaced", "OrderCancelled"]
 
 
-def messaging_key(scope: Construct, removal: RemovalPolicy) -> kms.Key:
-    """A key SNS may use: for an encrypted topic, and to deliver into KMS-encrypted queues."""
-    key = kms.Key(
+def messaging_key(scope: Construct, id_: str, purpose: str, removal: RemovalPolicy) -> kms.Key:
+    """A rotating customer-managed key. Topics and queues get separate keys: when SNS delivers
+    into a KMS-encrypted queue, CDK scopes the queue key's policy to the topic's ARN, and a
+    topic encrypted with that same key would make the two depend on each other."""
+    return kms.Key(
         scope,
-        "MessagingKey",
+        id_,
         enable_key_rotation=True,
         removal_policy=removal,
-        description="Encrypts order events in SNS topics and their SQS queues",
+        description=f"Encrypts {purpose}",
     )
-    key.add_to_resource_policy(
-        iam.PolicyStatement(
-            sid="AllowSnsToDeliverToEncryptedQueues",
-            principals=[iam.ServicePrincipal("sns.amazonaws.com")],
-            actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-            resources=["*"],
-            conditions={"StringEquals": {"aws:SourceAccount": cdk.Stack.of(scope).account}},
-        )
-    )
-    return key
 
 
 def table(
@@ -105,12 +96,18 @@ class OrderFanOutStack(cdk.Stack):
         super().__init__(scope, id_, **kwargs)
         removal = RemovalPolicy.RETAIN if profile.retain_data else RemovalPolicy.DESTROY
         retention = profile_log_retention(profile)
-        key = messaging_key(self, removal)
-        queue_key = key if profile.customer_managed_keys else None
+        topic_key = messaging_key(self, "TopicKey", "order events in the orders topic", removal)
+        # SQS-managed encryption in a sandbox; in production a key whose policy CDK extends to
+        # let this topic (and only it) deliver into the queues.
+        queue_key = (
+            messaging_key(self, "QueueKey", "order events in SQS queues and tables", removal)
+            if profile.customer_managed_keys
+            else None
+        )
         alarms = AlarmTopic(self, "Alarms", key_removal_policy=removal)
 
         self.topic = sns.Topic(
-            self, "OrdersTopic", master_key=key, enforce_ssl=True, display_name="Order events"
+            self, "OrdersTopic", master_key=topic_key, enforce_ssl=True, display_name="Order events"
         )
         # What SNS could not deliver to a queue (a queue policy or key mistake) waits here.
         delivery_failures = sqs.Queue(
@@ -178,17 +175,16 @@ class OrderFanOutStack(cdk.Stack):
             alarm_topic=alarms.topic,
         )
 
-        table_key = key if profile.customer_managed_keys else None
         tables = {
-            "Inventory": table(self, "InventoryTable", "pk", removal=removal, key=table_key),
-            "Payment": table(self, "PaymentsTable", "orderId", removal=removal, key=table_key),
-            "Shipping": table(self, "ShipmentsTable", "orderId", removal=removal, key=table_key),
+            "Inventory": table(self, "InventoryTable", "pk", removal=removal, key=queue_key),
+            "Payment": table(self, "PaymentsTable", "orderId", removal=removal, key=queue_key),
+            "Shipping": table(self, "ShipmentsTable", "orderId", removal=removal, key=queue_key),
             "Audit": table(
-                self, "OrderEventsTable", "orderId", sort="eventKey", removal=removal, key=table_key
+                self, "OrderEventsTable", "orderId", sort="eventKey", removal=removal, key=queue_key
             ),
         }
         idempotency = table(
-            self, "IdempotencyTable", "id", ttl="expiration", removal=removal, key=table_key
+            self, "IdempotencyTable", "id", ttl="expiration", removal=removal, key=queue_key
         )
         layer = lambda_.LayerVersion(
             self,

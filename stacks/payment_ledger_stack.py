@@ -37,7 +37,12 @@ class PaymentLedgerStack(cdk.Stack):
     def __init__(self, scope: Construct, id_: str, *, profile: Profile, **kwargs) -> None:
         super().__init__(scope, id_, **kwargs)
         removal = RemovalPolicy.RETAIN if profile.retain_data else RemovalPolicy.DESTROY
-        key = messaging_key(self, removal)
+        topic_key = messaging_key(self, "TopicKey", "payment events in the FIFO topic", removal)
+        queue_key = (
+            messaging_key(self, "QueueKey", "payment events in the ledger queue and table", removal)
+            if profile.customer_managed_keys
+            else None
+        )
         alarms = AlarmTopic(self, "Alarms", key_removal_policy=removal)
 
         self.topic = sns.Topic(
@@ -45,7 +50,7 @@ class PaymentLedgerStack(cdk.Stack):
             "PaymentEventsTopic",
             fifo=True,
             content_based_deduplication=True,
-            master_key=key,
+            master_key=topic_key,
             enforce_ssl=True,
             display_name="Payment events (ordered per order)",
         )
@@ -56,7 +61,7 @@ class PaymentLedgerStack(cdk.Stack):
             content_based_deduplication=True,
             visibility_timeout=Duration.seconds(6 * LEDGER_TIMEOUT.to_seconds()),
             max_receive_count=5,
-            encryption_key=key if profile.customer_managed_keys else None,
+            encryption_key=queue_key,
             removal_policy=removal,
         )
         self.topic.add_subscription(
@@ -76,7 +81,7 @@ class PaymentLedgerStack(cdk.Stack):
             "LedgerTable",
             "orderId",
             removal=removal,
-            key=key if profile.customer_managed_keys else None,
+            key=queue_key,
         )
         consumer = LambdaQueueConsumer(
             self,

@@ -28,3 +28,20 @@ def postgres() -> EmbeddedPostgres:
     """An embedded PostgreSQL server for the whole session."""
     with embedded_postgres() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def synthesized_app(tmp_path_factory):
+    """`synthesized_app(profile, **context)`: the whole app synthesized once per session for
+    each profile and context, shared by every infrastructure test module."""
+    from infra_support import synthesize
+
+    cache = {}
+
+    def get(profile: str, **context):
+        key = (profile, tuple(sorted(context.items())))
+        if key not in cache:
+            cache[key] = synthesize(profile, tmp_path_factory.mktemp(f"cdk-{profile}"), **context)
+        return cache[key]
+
+    return get

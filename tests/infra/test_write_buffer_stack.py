@@ -7,21 +7,17 @@ import json
 import pytest
 from infra_support import (
     PROFILE_NAMES,
-    cfn_lint_errors,
-    masked,
-    nag_findings,
     resources_of,
     single,
-    synthesize,
 )
 
 STACK = "WriteBuffer"
 
 
 @pytest.fixture(scope="module", params=PROFILE_NAMES)
-def synthesized(request, tmp_path_factory):
-    """The whole app, synthesized once per profile for this module."""
-    return synthesize(request.param, tmp_path_factory.mktemp(f"cdk-{request.param}"))
+def synthesized(request, synthesized_app):
+    """The whole app for each profile (synthesized once per session)."""
+    return synthesized_app(request.param)
 
 
 @pytest.fixture(scope="module")
@@ -41,21 +37,6 @@ def queues(template):
     dead = [r["Properties"] for r in found.values() if "RedrivePolicy" not in r["Properties"]]
     assert len(source) == 1 and len(dead) == 1
     return source[0], dead[0]
-
-
-# --- snapshot and tools -------------------------------------------------------------------------
-
-
-def test_template_matches_snapshot(template, snapshot):
-    assert masked(template) == snapshot
-
-
-def test_cdk_nag_aws_solutions_reports_no_unacknowledged_finding(synthesized):
-    assert nag_findings(synthesized.app) == []
-
-
-def test_cfn_lint_reports_no_error(synthesized):
-    assert cfn_lint_errors(synthesized.template_path(STACK)) == []
 
 
 # --- the queue ----------------------------------------------------------------------------------
@@ -373,12 +354,9 @@ def test_worker_boot_script_installs_then_starts_the_service_with_its_environmen
 
 
 @pytest.fixture(scope="module")
-def backlog_template(tmp_path_factory):
+def backlog_template(synthesized_app):
     """The sandbox stack with `-c worker_scaling=backlog_per_instance`."""
-    synthesized = synthesize(
-        "sandbox", tmp_path_factory.mktemp("cdk-backlog"), worker_scaling="backlog_per_instance"
-    )
-    return synthesized.template_json(STACK)
+    return synthesized_app("sandbox", worker_scaling="backlog_per_instance").template_json(STACK)
 
 
 def test_backlog_per_instance_tracks_visible_messages_per_in_service_instance(backlog_template):

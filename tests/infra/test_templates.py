@@ -1,0 +1,34 @@
+"""Every stack, in both profiles: snapshot, cdk-nag AwsSolutions, cfn-lint.
+
+Snapshots catch unplanned drift (asset hashes are masked, so code edits do not count); the
+fine-grained assertions on what matters live in each stack's own test module.
+"""
+
+from __future__ import annotations
+
+import pytest
+from infra_support import PROFILE_NAMES, cfn_lint_errors, masked, nag_findings
+
+STACKS = ("WriteBuffer", "OrderFanOut", "PaymentLedger")
+
+
+@pytest.mark.parametrize("profile", PROFILE_NAMES)
+@pytest.mark.parametrize("stack", STACKS)
+def test_template_matches_snapshot(synthesized_app, stack, profile, snapshot):
+    assert masked(synthesized_app(profile).template_json(stack)) == snapshot
+
+
+@pytest.mark.parametrize("profile", PROFILE_NAMES)
+@pytest.mark.parametrize("stack", STACKS)
+def test_cfn_lint_reports_no_error(synthesized_app, stack, profile):
+    assert cfn_lint_errors(synthesized_app(profile).template_path(stack)) == []
+
+
+@pytest.mark.parametrize("profile", PROFILE_NAMES)
+def test_cdk_nag_aws_solutions_reports_no_unacknowledged_finding(synthesized_app, profile):
+    assert nag_findings(synthesized_app(profile).app) == []
+
+
+@pytest.mark.parametrize("profile", PROFILE_NAMES)
+def test_every_stack_is_in_the_app(synthesized_app, profile):
+    assert sorted(s.id for s in synthesized_app(profile).assembly.stacks) == sorted(STACKS)
