@@ -21,7 +21,9 @@ from botocore.exceptions import ClientError
 from order_events import from_sns_envelope
 
 logger = Logger()
-processor = BatchProcessor(event_type=EventType.SQS)
+# A batch of only bad records is reported record by record like any other, so the Errors alarm
+# means the function broke, not that its input was bad.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 trail = boto3.resource("dynamodb").Table(os.environ["EVENTS_TABLE"])
 
 

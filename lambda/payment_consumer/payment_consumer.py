@@ -42,7 +42,9 @@ def settings() -> Settings:
 
 SETTINGS = settings()
 logger = Logger()
-processor = BatchProcessor(event_type=EventType.SQS)
+# A batch of only bad records is reported record by record like any other, so the Errors alarm
+# means the function broke, not that its input was bad.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 payments = boto3.resource("dynamodb").Table(SETTINGS.payments_table)
 idempotency = IdempotencyConfig(
     event_key_jmespath="[orderId, eventType]", expires_after_seconds=7 * 24 * 3600

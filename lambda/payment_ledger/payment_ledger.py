@@ -5,8 +5,8 @@ go through a FIFO topic to a FIFO queue with the order id as message group, so S
 order's events in sequence while different orders proceed in parallel. Each event moves the
 order's ledger entry from the state it requires to the next (authorized -> captured -> refunded),
 as a conditional write: a duplicate (same sequence) is skipped; an event that arrives before its
-predecessor fails, and SqsFifoPartialProcessor then fails the rest of the batch too, so nothing
-after it in its group is applied out of order.
+predecessor fails, and SqsFifoPartialProcessor then fails the rest of that order's group in the
+batch too (other orders go on), so nothing is applied out of order.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ TRANSITIONS = {
 }
 
 logger = Logger()
-processor = SqsFifoPartialProcessor()
+# On a failure, skip only the rest of that order's group; other orders in the batch go on.
+processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 ledger = boto3.resource("dynamodb").Table(os.environ["LEDGER_TABLE"])
 
 
