@@ -70,13 +70,17 @@ COPIED_APP = textwrap.dedent(
     from queue_with_dead_letter import QueueWithDeadLetter
     from queue_alarms import QueueAlarms
     from alarm_topic import AlarmTopic
+    from lambda_queue_consumer import LambdaQueueConsumer
 
     app = cdk.App(outdir="out")
     stack = cdk.Stack(app, "Copied")
-    orders = QueueWithDeadLetter(stack, "Orders", max_receive_count=3)
+    orders = QueueWithDeadLetter(stack, "Orders", max_receive_count=3,
+                                 visibility_timeout=cdk.Duration.seconds(30))
     topic = AlarmTopic(stack, "Alarms")
     QueueAlarms(stack, "OrdersAlarms", queue=orders.queue,
                 dead_letter_queue=orders.dead_letter_queue, alarm_topic=topic.topic)
+    LambdaQueueConsumer(stack, "Consumer", queue=orders.queue, code_path="handler",
+                        handler="app_handler.handler", timeout=cdk.Duration.seconds(5))
     app.synth()
     print("synthesized")
     """
@@ -85,8 +89,17 @@ COPIED_APP = textwrap.dedent(
 
 def test_construct_files_work_when_copied_alone_into_a_fresh_app(tmp_path):
     """Users copy one construct file into their app: nothing of this project may be needed."""
-    for name in ("queue_with_dead_letter.py", "queue_alarms.py", "alarm_topic.py"):
+    for name in (
+        "queue_with_dead_letter.py",
+        "queue_alarms.py",
+        "alarm_topic.py",
+        "lambda_queue_consumer.py",
+    ):
         shutil.copy(ROOT / "constructs" / "queue_patterns" / name, tmp_path / name)
+    (tmp_path / "handler").mkdir()
+    (tmp_path / "handler" / "app_handler.py").write_text(
+        "def handler(event, context):\n    return {}\n"
+    )
     (tmp_path / "app.py").write_text(COPIED_APP)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     result = subprocess.run(
