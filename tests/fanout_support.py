@@ -1,90 +1,18 @@
-"""Helpers for the fan-out tests: load a handler from lambda/, build SQS events, make events.
-
-`lambda` is a Python keyword, so handlers live in `lambda/<function>/<function>.py` and are
-imported by putting that folder (and the shared `order_events` layer) on the path, which is what
-the Lambda runtime does with the function's code and layers.
-"""
+"""Helpers for the fan-out tests: order events, and the local Lambda runtime from labs."""
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
 import uuid
-from dataclasses import dataclass
-from pathlib import Path
 
-LAMBDA = Path(__file__).resolve().parents[1] / "lambda"
-LAYER = LAMBDA / "order_events_layer" / "python"
-
-
-def load_handler(function: str):
-    """Import `lambda/<function>/<function>.py` as the runtime would (layer on the path)."""
-    for folder in (LAYER, LAMBDA / function):
-        if str(folder) not in sys.path:
-            sys.path.insert(0, str(folder))
-    return importlib.import_module(function)
-
-
-@dataclass
-class LambdaContext:
-    """The fields of the Lambda runtime's context object that Powertools reads."""
-
-    function_name: str = "test-function"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:test-function"
-    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
-
-
-def sqs_record(
-    body: str, *, message_id: str | None = None, group: str | None = None, receive_count: int = 1
-) -> dict:
-    """One record of an SQS event as Lambda's event source mapping delivers it."""
-    attributes = {
-        "ApproximateReceiveCount": str(receive_count),
-        "SentTimestamp": "1700000000000",
-        "SenderId": "AIDAEXAMPLE",
-        "ApproximateFirstReceiveTimestamp": "1700000000001",
-    }
-    if group:
-        attributes.update(
-            {
-                "MessageGroupId": group,
-                "MessageDeduplicationId": uuid.uuid4().hex,
-                "SequenceNumber": "1",
-            }
-        )
-    return {
-        "messageId": message_id or str(uuid.uuid4()),
-        "receiptHandle": f"handle-{uuid.uuid4().hex}",
-        "body": body,
-        "attributes": attributes,
-        "messageAttributes": {},
-        "md5OfBody": "",
-        "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:orders",
-        "awsRegion": "us-east-1",
-    }
-
-
-def sqs_event(*records: dict) -> dict:
-    return {"Records": list(records)}
-
-
-def sqs_event_from_messages(messages: list[dict]) -> dict:
-    """An SQS event built from messages really received from (moto's) SQS."""
-    return sqs_event(
-        *[
-            {
-                **sqs_record(m["Body"], message_id=m["MessageId"]),
-                "receiptHandle": m["ReceiptHandle"],
-            }
-            for m in messages
-        ]
-    )
+from labs.lambda_local import (  # noqa: F401 (re-exported for the tests)
+    LAYER,
+    LambdaContext,
+    deliver,
+    load_handler,
+    sqs_event,
+    sqs_record,
+)
 
 
 def order_event(
