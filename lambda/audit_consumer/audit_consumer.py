@@ -12,25 +12,19 @@ import os
 
 import boto3
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from botocore.exceptions import ClientError
+from aws_lambda_powertools.utilities.batch import process_partial_response
+from order_consumers import batch_processor, conditional
 from order_events import from_sns_envelope
 
 logger = Logger()
-# A batch of only bad records is reported record by record like any other, so the Errors alarm
-# means the function broke, not that its input was bad.
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+processor = batch_processor()
 trail = boto3.resource("dynamodb").Table(os.environ["EVENTS_TABLE"])
 
 
 def record_handler(record) -> str:
     event, envelope = from_sns_envelope(record.body)
-    try:
-        trail.put_item(
+    first = conditional(
+        lambda: trail.put_item(
             Item={
                 "orderId": event.order_id,
                 "eventKey": f"{event.occurred_at}#{event.event_id}",
@@ -42,11 +36,8 @@ def record_handler(record) -> str:
             },
             ConditionExpression="attribute_not_exists(eventKey)",
         )
-        return "recorded"
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
-        return "already recorded"
+    )
+    return "recorded" if first else "already recorded"
 
 
 @logger.inject_lambda_context

@@ -18,17 +18,9 @@ from dataclasses import dataclass
 
 import boto3
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from botocore.exceptions import ClientError
+from order_consumers import IdempotentPerOrderEvent, batch_processor, conditional
 from order_events import OrderEvent, parse_event
 
 
@@ -47,18 +39,28 @@ def settings() -> Settings:
 
 SETTINGS = settings()
 logger = Logger()
-# A batch of only bad records is reported record by record like any other, so the Errors alarm
-# means the function broke, not that its input was bad.
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+processor = batch_processor()
+idempotent = IdempotentPerOrderEvent(SETTINGS.idempotency_table)
 dynamodb = boto3.client("dynamodb")
-idempotency = IdempotencyConfig(
-    event_key_jmespath="[orderId, eventType]", expires_after_seconds=7 * 24 * 3600
-)
-persistence = DynamoDBPersistenceLayer(table_name=SETTINGS.idempotency_table)
 
 
 def _reservation(order_id: str) -> dict:
     return {"pk": {"S": f"ORDER#{order_id}"}}
+
+
+def _record_first(event: OrderEvent, status: str) -> bool:
+    """Record the order's status unless a record exists already; True if this one was first."""
+    return conditional(
+        lambda: dynamodb.put_item(
+            TableName=SETTINGS.inventory_table,
+            ConditionExpression="attribute_not_exists(pk)",
+            Item={
+                **_reservation(event.order_id),
+                "status": {"S": status},
+                "eventId": {"S": event.event_id},
+            },
+        )
+    )
 
 
 def reserve(event: OrderEvent) -> str:
@@ -100,21 +102,7 @@ def reserve(event: OrderEvent) -> str:
         reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
     if reasons and reasons[-1] == "ConditionalCheckFailed":
         return "already recorded"  # reserved, backordered or cancelled before: nothing to do
-    try:
-        dynamodb.put_item(
-            TableName=table,
-            ConditionExpression="attribute_not_exists(pk)",
-            Item={
-                **_reservation(event.order_id),
-                "status": {"S": "backordered"},
-                "eventId": {"S": event.event_id},
-            },
-        )
-        return "backordered"
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
-        return "already recorded"
+    return "backordered" if _record_first(event, "backordered") else "already recorded"
 
 
 def release(event: OrderEvent) -> str:
@@ -153,26 +141,12 @@ def release(event: OrderEvent) -> str:
     except ClientError as error:
         if error.response["Error"]["Code"] != "TransactionCanceledException":
             raise
-    try:
-        dynamodb.put_item(
-            TableName=table,
-            ConditionExpression="attribute_not_exists(pk)",
-            Item={
-                **_reservation(event.order_id),
-                "status": {"S": "cancelled"},
-                "eventId": {"S": event.event_id},
-            },
-        )
+    if _record_first(event, "cancelled"):
         return "cancelled before placement"
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
-        return "nothing reserved"  # backordered, or already released
+    return "nothing reserved"  # backordered, or already released
 
 
-@idempotent_function(
-    data_keyword_argument="event", config=idempotency, persistence_store=persistence
-)
+@idempotent
 def apply(event: dict) -> dict:
     order = parse_event(event)
     outcome = reserve(order) if order.event_type == "OrderPlaced" else release(order)
@@ -189,7 +163,7 @@ def record_handler(record) -> dict:
 
 @logger.inject_lambda_context
 def handler(event, context):
-    idempotency.register_lambda_context(context)
+    idempotent.config.register_lambda_context(context)
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )

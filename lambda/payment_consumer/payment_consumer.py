@@ -2,7 +2,7 @@
 
 Fan-out subscriber; its SNS filter policy lets through only orders with amountCents > 0, so free
 orders never reach it. The charge itself belongs to a payment provider: this records the request
-that a provider integration would pick up, exactly once per order (Powertools idempotency on
+that a provider integration would pick up, exactly once per order (idempotency on
 (orderId, eventType), and a conditional write keyed on the order).
 """
 
@@ -13,17 +13,8 @@ from dataclasses import dataclass
 
 import boto3
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from botocore.exceptions import ClientError
+from aws_lambda_powertools.utilities.batch import process_partial_response
+from order_consumers import IdempotentPerOrderEvent, batch_processor, conditional
 from order_events import parse_event
 
 
@@ -42,35 +33,18 @@ def settings() -> Settings:
 
 SETTINGS = settings()
 logger = Logger()
-# A batch of only bad records is reported record by record like any other, so the Errors alarm
-# means the function broke, not that its input was bad.
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+processor = batch_processor()
+idempotent = IdempotentPerOrderEvent(SETTINGS.idempotency_table)
 payments = boto3.resource("dynamodb").Table(SETTINGS.payments_table)
-idempotency = IdempotencyConfig(
-    event_key_jmespath="[orderId, eventType]", expires_after_seconds=7 * 24 * 3600
-)
-persistence = DynamoDBPersistenceLayer(table_name=SETTINGS.idempotency_table)
 
 
-def _conditional(call) -> bool:
-    try:
-        call()
-        return True
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
-        return False
-
-
-@idempotent_function(
-    data_keyword_argument="event", config=idempotency, persistence_store=persistence
-)
+@idempotent
 def apply(event: dict) -> dict:
     order = parse_event(event)
     if order.total_cents <= 0:
         raise ValueError(f"order {order.order_id} has nothing to charge; the filter should drop it")
     if order.event_type == "OrderPlaced":
-        done = _conditional(
+        done = conditional(
             lambda: payments.put_item(
                 Item={
                     "orderId": order.order_id,
@@ -84,7 +58,7 @@ def apply(event: dict) -> dict:
         )
         outcome = "charge requested" if done else "already recorded"
     else:
-        done = _conditional(
+        done = conditional(
             lambda: payments.update_item(
                 Key={"orderId": order.order_id},
                 UpdateExpression="SET #s = :refund",
@@ -97,7 +71,7 @@ def apply(event: dict) -> dict:
             )
         )
         if not done:  # cancelled before the placement arrived: make sure it is never charged
-            _conditional(
+            conditional(
                 lambda: payments.put_item(
                     Item={
                         "orderId": order.order_id,
@@ -119,7 +93,7 @@ def record_handler(record) -> dict:
 
 @logger.inject_lambda_context
 def handler(event, context):
-    idempotency.register_lambda_context(context)
+    idempotent.config.register_lambda_context(context)
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )

@@ -1,8 +1,8 @@
 """Shipping consumer: create a shipment for each shippable order, cancel it with the order.
 
 Fan-out subscriber; its SNS filter policy admits only events with shippable = "true" (digital
-goods never reach it). Exactly one shipment per order: Powertools idempotency on
-(orderId, eventType) plus a conditional write keyed on the order.
+goods never reach it). Exactly one shipment per order: idempotency on (orderId, eventType) plus a
+conditional write keyed on the order.
 """
 
 from __future__ import annotations
@@ -12,17 +12,8 @@ from dataclasses import dataclass
 
 import boto3
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from botocore.exceptions import ClientError
+from aws_lambda_powertools.utilities.batch import process_partial_response
+from order_consumers import IdempotentPerOrderEvent, batch_processor, conditional
 from order_events import parse_event
 
 
@@ -41,47 +32,39 @@ def settings() -> Settings:
 
 SETTINGS = settings()
 logger = Logger()
-# A batch of only bad records is reported record by record like any other, so the Errors alarm
-# means the function broke, not that its input was bad.
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+processor = batch_processor()
+idempotent = IdempotentPerOrderEvent(SETTINGS.idempotency_table)
 shipments = boto3.resource("dynamodb").Table(SETTINGS.shipments_table)
-idempotency = IdempotencyConfig(
-    event_key_jmespath="[orderId, eventType]", expires_after_seconds=7 * 24 * 3600
-)
-persistence = DynamoDBPersistenceLayer(table_name=SETTINGS.idempotency_table)
 
 
-@idempotent_function(
-    data_keyword_argument="event", config=idempotency, persistence_store=persistence
-)
+@idempotent
 def apply(event: dict) -> dict:
     order = parse_event(event)
     if not order.shippable:
         raise ValueError(f"order {order.order_id} is not shippable; the filter should drop it")
-    status = "pending" if order.event_type == "OrderPlaced" else "cancelled"
-    try:
-        if status == "pending":
-            shipments.put_item(
+    if order.event_type == "OrderPlaced":
+        done = conditional(
+            lambda: shipments.put_item(
                 Item={
                     "orderId": order.order_id,
-                    "status": status,
+                    "status": "pending",
                     "eventId": order.event_id,
                     "lines": [{"sku": i["sku"], "quantity": i["quantity"]} for i in order.items],
                 },
                 ConditionExpression="attribute_not_exists(orderId)",
             )
-        else:
-            shipments.put_item(
-                Item={"orderId": order.order_id, "status": status, "eventId": order.event_id},
-                ConditionExpression="attribute_not_exists(orderId) OR #s = :p",
+        )
+        outcome = "shipment pending" if done else "already recorded"
+    else:  # cancel a pending shipment, or record the cancellation if it overtook the placement
+        done = conditional(
+            lambda: shipments.put_item(
+                Item={"orderId": order.order_id, "status": "cancelled", "eventId": order.event_id},
+                ConditionExpression="attribute_not_exists(orderId) OR #s = :pending",
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":p": "pending"},
+                ExpressionAttributeValues={":pending": "pending"},
             )
-        outcome = f"shipment {status}"
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
-        outcome = "already recorded"
+        )
+        outcome = "shipment cancelled" if done else "already recorded"
     logger.info("shipment recorded", order_id=order.order_id, outcome=outcome)
     return {"orderId": order.order_id, "outcome": outcome}
 
@@ -92,7 +75,7 @@ def record_handler(record) -> dict:
 
 @logger.inject_lambda_context
 def handler(event, context):
-    idempotency.register_lambda_context(context)
+    idempotent.config.register_lambda_context(context)
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )

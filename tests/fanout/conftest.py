@@ -7,41 +7,16 @@ import os
 
 import pytest
 
-TABLES = {
-    "INVENTORY_TABLE": ("inventory", "pk", None),
-    "PAYMENTS_TABLE": ("payments", "orderId", None),
-    "SHIPMENTS_TABLE": ("shipments", "orderId", None),
-    "EVENTS_TABLE": ("order-events", "orderId", "eventKey"),
-    "IDEMPOTENCY_TABLE": ("idempotency", "id", None),
-    "LEDGER_TABLE": ("payment-ledger", "orderId", None),
-}
+from labs.fan_out_lab import TABLES, create_tables, handler_environment
 
 
 @pytest.fixture(scope="session")
 def lambda_environment(moto):
     """Tables created once; handler modules import once per session against them."""
-    environment = {
-        **moto.environment(),
-        "POWERTOOLS_SERVICE_NAME": "test",
-        "POWERTOOLS_IDEMPOTENCY_DISABLED": "false",
-    }
+    environment = handler_environment(moto)
     os.environ.update(environment)
-    dynamodb = moto.client("dynamodb")
-    for variable, (name, partition, sort) in TABLES.items():
-        keys = [{"AttributeName": partition, "KeyType": "HASH"}]
-        attributes = [{"AttributeName": partition, "AttributeType": "S"}]
-        if sort:
-            keys.append({"AttributeName": sort, "KeyType": "RANGE"})
-            attributes.append({"AttributeName": sort, "AttributeType": "S"})
-        if name not in dynamodb.list_tables()["TableNames"]:
-            dynamodb.create_table(
-                TableName=name,
-                KeySchema=keys,
-                AttributeDefinitions=attributes,
-                BillingMode="PAY_PER_REQUEST",
-            )
-        os.environ[variable] = name
-    return {variable: name for variable, (name, _, _) in TABLES.items()}
+    create_tables(moto)
+    return {variable: environment[variable] for variable in TABLES}
 
 
 @pytest.fixture(scope="session")

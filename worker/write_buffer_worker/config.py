@@ -30,27 +30,16 @@ class WorkerConfig:
     metrics_interval_seconds: float = 10.0
 
 
-def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+def _bounded(env: Mapping[str, str], name: str, default, low, high, kind=int):
+    """`env[name]` as `kind` (int or float) within low..high, or `default` when unset."""
     raw = env.get(name)
     if raw is None or raw == "":
         return default
     try:
-        value = int(raw)
+        value = kind(raw)
     except ValueError:
-        raise ConfigError(f"{name}: {raw!r} is not a whole number") from None
-    if not low <= value <= high:
-        raise ConfigError(f"{name}: {value} is outside {low}..{high}")
-    return value
-
-
-def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}: {raw!r} is not a number") from None
+        noun = "whole number" if kind is int else "number"
+        raise ConfigError(f"{name}: {raw!r} is not a {noun}") from None
     if not low <= value <= high:
         raise ConfigError(f"{name}: {value} is outside {low}..{high}")
     return value
@@ -69,18 +58,20 @@ def load_config(env: Mapping[str, str] | None = None) -> WorkerConfig:
             "DATABASE_URL / DATABASE_SECRET_ARN: set exactly one (a libpq URI for local runs, "
             "or the Secrets Manager secret of the RDS instance)"
         )
-    loops = _integer(env, "RECEIVE_LOOPS", 4, 1, 64)
-    visibility = _integer(env, "VISIBILITY_TIMEOUT_SECONDS", 60, 1, 43_200)
+    loops = _bounded(env, "RECEIVE_LOOPS", 4, 1, 64)
+    visibility = _bounded(env, "VISIBILITY_TIMEOUT_SECONDS", 60, 1, 43_200)
     return WorkerConfig(
         queue_url=queue_url,
         database_url=database_url,
         database_secret_arn=secret_arn,
         receive_loops=loops,
-        db_pool_size=_integer(env, "DB_POOL_SIZE", loops, 1, 100),
-        max_writes_per_second=_number(env, "MAX_WRITES_PER_SECOND", 0.0, 0.0, 1_000_000.0),
+        db_pool_size=_bounded(env, "DB_POOL_SIZE", loops, 1, 100),
+        max_writes_per_second=_bounded(env, "MAX_WRITES_PER_SECOND", 0.0, 0.0, 1_000_000.0, float),
         visibility_timeout_seconds=visibility,
-        receive_wait_seconds=_integer(env, "RECEIVE_WAIT_SECONDS", 20, 0, 20),
-        shutdown_grace_seconds=_number(env, "SHUTDOWN_GRACE_SECONDS", 20.0, 0.0, 300.0),
+        receive_wait_seconds=_bounded(env, "RECEIVE_WAIT_SECONDS", 20, 0, 20),
+        shutdown_grace_seconds=_bounded(env, "SHUTDOWN_GRACE_SECONDS", 20.0, 0.0, 300.0, float),
         metrics_namespace=env.get("METRICS_NAMESPACE") or "QueuePatterns/WriteBuffer",
-        metrics_interval_seconds=_number(env, "METRICS_INTERVAL_SECONDS", 10.0, 0.1, 3600.0),
+        metrics_interval_seconds=_bounded(
+            env, "METRICS_INTERVAL_SECONDS", 10.0, 0.1, 3600.0, float
+        ),
     )
