@@ -52,6 +52,7 @@ def messaging_key(scope: Construct, id_: str, purpose: str, removal: RemovalPoli
         id_,
         enable_key_rotation=True,
         removal_policy=removal,
+        pending_window=Duration.days(7),  # a destroyed sandbox's key is gone within a week
         description=f"Encrypts {purpose}",
     )
 

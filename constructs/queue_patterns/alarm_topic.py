@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
@@ -51,6 +51,8 @@ class AlarmTopic(Construct):
             description="Encrypts the alarm topic; lets CloudWatch alarms publish to it",
             enable_key_rotation=True,
             removal_policy=key_removal_policy,
+            # When removal is DESTROY, the shortest wait KMS allows before the key is deleted.
+            pending_window=Duration.days(7),
         )
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
