@@ -28,7 +28,7 @@ import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Token, Validations
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -217,6 +217,32 @@ class QueueWorkerFleet(Construct):
                 else None
             ),
         )
+        stack = Stack.of(self)
+        # Its own policy, not the role's default one: the launch template waits for the
+        # default policy, and this statement names the group, which waits for the template.
+        health_policy = iam.Policy(
+            self,
+            "ReportHealth",
+            roles=[self.role],
+            statements=[
+                iam.PolicyStatement(
+                    actions=["autoscaling:SetInstanceHealth"],
+                    # The group's ARN holds a UUID known only after creation; its name pins it.
+                    resources=[
+                        f"arn:{stack.partition}:autoscaling:{stack.region}:{stack.account}:"
+                        "autoScalingGroup:*:autoScalingGroupName/"
+                        f"{self.auto_scaling_group.auto_scaling_group_name}"
+                    ],
+                )
+            ],
+        )
+        Validations.of(health_policy).acknowledge(
+            Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::{_nag_arn(stack, self.auto_scaling_group)}]",
+                reason="An Auto Scaling group's ARN contains a UUID assigned at creation; the "
+                "group name pins SetInstanceHealth to this fleet's own group",
+            )
+        )
         if scaling == "step":
             self.scaling_policies = self._step_scaling(
                 queue, scale_out_steps, scale_in_after, instance_warmup
@@ -404,6 +430,19 @@ def _validate(
         )
 
 
+def _nag_arn(stack: Stack, group: autoscaling.AutoScalingGroup) -> str:
+    """The group-name ARN as cdk-nag prints it: intrinsics as <AWS::Region>, refs as <LogicalId>."""
+
+    def shown(value: str, pseudo: str) -> str:
+        return f"<AWS::{pseudo}>" if Token.is_unresolved(value) else value
+
+    logical_id = stack.resolve(stack.get_logical_id(group.node.default_child))
+    return (
+        f"arn:{shown(stack.partition, 'Partition')}:autoscaling:{shown(stack.region, 'Region')}:"
+        f"{shown(stack.account, 'AccountId')}:autoScalingGroup:*:autoScalingGroupName/<{logical_id}>"
+    )
+
+
 def _service_name(id_: str) -> str:
     """`WriteWorkers` -> `write-workers`: a systemd unit and user name from the construct id."""
     chars = [("-" + c.lower()) if c.isupper() else c for c in id_]
@@ -446,10 +485,28 @@ def _install_commands(*, service, archive, module, environment, log_group, stop_
     copytruncate
 }}
 """
+    # The health signal the Auto Scaling group acts on: a worker that keeps failing (five
+    # failed starts or watchdog kills in ten minutes) marks its instance Unhealthy, and the group
+    # replaces it, instead of the instance sitting in the fleet consuming nothing.
+    mark_unhealthy = """#!/bin/bash
+token=$(curl -sf -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 60')
+instance=$(curl -sf -H "X-aws-ec2-metadata-token: $token" http://169.254.169.254/latest/meta-data/instance-id)
+exec aws autoscaling set-instance-health --instance-id "$instance" --health-status Unhealthy
+"""
+    unhealthy_unit = f"""[Unit]
+Description=Report {service}'s instance Unhealthy to its Auto Scaling group
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/bin/{service}-mark-unhealthy
+"""
     unit = f"""[Unit]
 Description=Queue worker {service}
 After=network-online.target
 Wants=network-online.target
+StartLimitIntervalSec=600
+StartLimitBurst=5
+OnFailure={service}-unhealthy.service
 
 [Service]
 Type=notify
@@ -486,6 +543,9 @@ WantedBy=multi-user.target
         f"cat > /etc/{service}.env <<'ENV'\n{env_lines}\nENV",
         f"chmod 600 /etc/{service}.env",
         f"cat > /etc/logrotate.d/{service} <<'ROTATE'\n{logrotate}ROTATE",
+        f"cat > /usr/local/bin/{service}-mark-unhealthy <<'SCRIPT'\n{mark_unhealthy}SCRIPT",
+        f"chmod 755 /usr/local/bin/{service}-mark-unhealthy",
+        f"cat > /etc/systemd/system/{service}-unhealthy.service <<'UNIT'\n{unhealthy_unit}UNIT",
         f"cat > /etc/systemd/system/{service}.service <<'UNIT'\n{unit}UNIT",
         f"cat > /opt/aws/amazon-cloudwatch-agent/etc/{service}.json <<'CWA'\n{agent_config}\nCWA",
         "/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 "

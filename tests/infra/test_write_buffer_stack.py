@@ -382,3 +382,20 @@ def test_backlog_per_instance_keeps_one_instance_since_it_cannot_scale_from_zero
     group = single(backlog_template, "AWS::AutoScaling::AutoScalingGroup")
     assert group["MinSize"] == "1"
     assert resources_of(backlog_template, "AWS::CloudWatch::Alarm")  # queue alarms remain
+
+
+def test_a_worker_that_keeps_failing_marks_its_instance_unhealthy(template):
+    """systemd gives up after 5 failed starts in 10 minutes; OnFailure tells the ASG to replace
+    the instance, which may do only that, and only for its own group."""
+    script = rendered_user_data(template)
+    assert "StartLimitBurst=5" in script and "OnFailure=workers-unhealthy.service" in script
+    assert "aws autoscaling set-instance-health" in script and "--health-status Unhealthy" in script
+    [policy] = [
+        p["Properties"]
+        for k, p in resources_of(template, "AWS::IAM::Policy").items()
+        if k.startswith("WorkersReportHealth")
+    ]
+    [statement] = policy["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "autoscaling:SetInstanceHealth"
+    assert "autoScalingGroupName/" in json.dumps(statement["Resource"])
+    assert "WorkersGroupASG" in json.dumps(statement["Resource"])
