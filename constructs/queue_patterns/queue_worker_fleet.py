@@ -8,7 +8,8 @@ be locked down the way a reviewer expects. This puts that in one place:
   and no inbound rule (Session Manager instead), egress only on 443 plus what callers allow.
 - The worker: a folder with a `requirements.txt`, shipped as a CDK asset, installed into a venv
   and run as a hardened systemd service (`Type=notify` watchdog, restart on failure, SIGTERM
-  with a grace period so scale-in drains in-flight work), logs shipped to CloudWatch Logs.
+  with a grace period so scale-in drains in-flight work), logs shipped to CloudWatch Logs. A
+  worker that keeps failing marks its own instance Unhealthy, so the group replaces it.
 - Scaling, two ways:
   * `"step"` (default): step scaling on `ApproximateNumberOfMessagesVisible`. Scale-out steps add
     more instances the deeper the queue; scale-in halves the fleet once nothing has been waiting
