@@ -24,6 +24,7 @@ from cdk_nag import AwsSolutionsChecks  # noqa: E402
 from stacks.order_fan_out_stack import OrderFanOutStack  # noqa: E402
 from stacks.payment_ledger_stack import PaymentLedgerStack  # noqa: E402
 from stacks.profiles import profile_named  # noqa: E402
+from stacks.upload_processing_stack import UploadProcessingStack  # noqa: E402
 from stacks.write_buffer_stack import WriteBufferStack  # noqa: E402
 
 
@@ -61,6 +62,16 @@ def build_app(app: cdk.App | None = None, *, nag: bool = True) -> cdk.App:
         "PaymentLedger",
         stack_name=f"queue-patterns-payment-ledger-{profile.name}",
         description="Ordered fan-out: SNS FIFO -> SQS FIFO -> payment ledger Lambda",
+        profile=profile,
+        env=env,
+        tags=tags,
+    )
+
+    UploadProcessingStack(
+        app,
+        "UploadProcessing",
+        stack_name=f"queue-patterns-upload-processing-{profile.name}",
+        description="Async task offload: S3 upload -> SQS -> Lambda validate, compress, store",
         profile=profile,
         env=env,
         tags=tags,

@@ -8,8 +8,8 @@ until someone fixes it or writes its reason here. A reviewer reads every excepti
 from __future__ import annotations
 
 import aws_cdk as cdk
-
 from constructs import Construct
+
 from stacks.profiles import Profile
 
 
@@ -156,3 +156,30 @@ def acknowledge_payment_ledger(stack: cdk.Stack, profile: Profile) -> None:
     """The accepted findings of `PaymentLedgerStack`."""
     if profile.customer_managed_keys:
         acknowledge_kms_grants(stack, ["LedgerConsumer"])
+
+
+def acknowledge_upload_processing(stack: cdk.Stack, profile: Profile) -> None:
+    """The accepted findings of `UploadProcessingStack`."""
+    del profile
+    acknowledge_findings(
+        stack,
+        "Processor/Role/DefaultPolicy",
+        {
+            "AwsSolutions-IAM5[Resource::<Uploads4F6EB0FD.Arn>/incoming/*]": "GetObject only, on "
+            "objects under incoming/: upload keys are user file names, unknown at deploy time.",
+            "AwsSolutions-IAM5[Resource::<Processed10BEC1CE.Arn>/processed/*]": "PutObject only, "
+            "on objects under processed/: output keys follow the upload keys.",
+        },
+    )
+    notifications = next(
+        c.node.id for c in stack.node.children if c.node.id.startswith("BucketNotificationsHandler")
+    )
+    acknowledge_findings(
+        stack,
+        f"{notifications}/Role",
+        {
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AWSLambdaBasicExecutionRole]": "CDK's own handler that writes the bucket's "
+            "notification configuration at deploy time; it needs only to write its logs.",
+        },
+    )

@@ -27,10 +27,10 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
+from constructs import Construct
 from queue_patterns import AlarmTopic, LambdaQueueConsumer, QueueAlarms, QueueWithDeadLetter
 from queue_patterns.lambda_queue_consumer import RUNTIME
 
-from constructs import Construct
 from stacks.nag_acknowledgments import acknowledge_fan_out
 from stacks.profiles import Profile
 from stacks.profiles import log_retention as profile_log_retention

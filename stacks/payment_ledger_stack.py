@@ -19,9 +19,9 @@ import aws_cdk as cdk
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
 from queue_patterns import AlarmTopic, LambdaQueueConsumer, QueueAlarms, QueueWithDeadLetter
 
-from constructs import Construct
 from stacks.nag_acknowledgments import acknowledge_payment_ledger
 from stacks.order_fan_out_stack import messaging_key, table
 from stacks.profiles import Profile

@@ -20,6 +20,7 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
+from constructs import Construct
 from queue_patterns import (
     AlarmTopic,
     PostgresDatabase,
@@ -31,7 +32,6 @@ from queue_patterns import (
     WorkerNetwork,
 )
 
-from constructs import Construct
 from stacks.nag_acknowledgments import acknowledge_write_buffer
 from stacks.profiles import Profile
 from stacks.profiles import log_retention as profile_log_retention

@@ -32,7 +32,6 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
-
 from constructs import Construct
 
 # AWS's public Powertools for AWS Lambda (Python) v3 layer, arm64, for the runtime below

@@ -13,7 +13,6 @@ from aws_cdk import Aws, Duration
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_sqs as sqs
-
 from constructs import Construct
 
 

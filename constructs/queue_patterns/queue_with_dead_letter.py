@@ -13,7 +13,6 @@ from __future__ import annotations
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sqs as sqs
-
 from constructs import Construct
 
 MAX_RETENTION = Duration.days(14)

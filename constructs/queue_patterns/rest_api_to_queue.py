@@ -21,7 +21,6 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_wafv2 as wafv2
-
 from constructs import Construct
 
 # API Gateway validates request bodies against JSON Schema draft 4.

@@ -1,0 +1,145 @@
+"""Upload processor: validate, compress and store each uploaded file, off the request path.
+
+Seed 001 pattern 3 (asynchronous task offloading): the web app puts the user's file in the
+uploads bucket and answers at once; S3 notifies the upload-tasks queue; this function takes the
+work from there. Each upload is:
+
+  validated  - at most MAX_UPLOAD_BYTES, a .csv (UTF-8 text with a header row) or a .json
+               (UTF-8, parses) file; anything else is refused with the reason;
+  compressed - gzip, level 6;
+  stored     - in the processed bucket under processed/<key>.gz, with the original size and
+               SHA-256 in its metadata.
+
+Bad input is not retried into success: the record fails (one log line with the reason), SQS
+redelivers it, and after maxReceiveCount it waits in the DLQ for a person. Idempotent without a
+table: the object is read with If-Match on the event's ETag (a stale event for a replaced file
+reads nothing and is skipped, since the newer upload has its own event) and the output key is a
+pure function of the input key, so a redelivery rewrites the same bytes.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+import os
+from dataclasses import dataclass
+from urllib.parse import unquote_plus
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from botocore.exceptions import ClientError
+
+
+@dataclass(frozen=True)
+class Settings:
+    processed_bucket: str
+    max_upload_bytes: int
+
+
+def settings() -> Settings:
+    return Settings(
+        processed_bucket=os.environ["PROCESSED_BUCKET"],
+        max_upload_bytes=int(os.environ.get("MAX_UPLOAD_BYTES", 10 * 1024 * 1024)),
+    )
+
+
+SETTINGS = settings()
+logger = Logger()
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+s3 = boto3.client("s3")
+
+
+class InvalidUpload(ValueError):
+    """The file breaks a rule; processing it again will not change that."""
+
+
+def validate(key: str, data: bytes) -> None:
+    if len(data) > SETTINGS.max_upload_bytes:
+        raise InvalidUpload(
+            f"{key}: {len(data)} bytes is over the {SETTINGS.max_upload_bytes}-byte limit"
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InvalidUpload(
+            f"{key}: not UTF-8 text ({error.reason} at byte {error.start})"
+        ) from None
+    if key.endswith(".json"):
+        try:
+            json.loads(text)
+        except json.JSONDecodeError as error:
+            raise InvalidUpload(
+                f"{key}: not valid JSON ({error.msg}, line {error.lineno})"
+            ) from None
+    elif key.endswith(".csv"):
+        rows = list(csv.reader(io.StringIO(text)))
+        if len(rows) < 2 or not all(cell.strip() for cell in rows[0]):
+            raise InvalidUpload(f"{key}: a CSV needs a header row of named columns and data")
+        widths = {len(row) for row in rows if row}
+        if len(widths) != 1:
+            raise InvalidUpload(f"{key}: rows have {sorted(widths)} columns; all need the header's")
+    else:
+        raise InvalidUpload(f"{key}: only .csv and .json uploads are accepted")
+
+
+def process_object(bucket: str, key: str, etag: str | None) -> str:
+    """Validate, compress and store one uploaded object; return what happened."""
+    request = {"Bucket": bucket, "Key": key}
+    if etag:
+        request["IfMatch"] = etag
+    try:
+        data = s3.get_object(**request)["Body"].read()
+    except ClientError as error:
+        if error.response["Error"]["Code"] in ("PreconditionFailed", "412"):
+            return "skipped: replaced by a newer upload, which has its own event"
+        if error.response["Error"]["Code"] in ("NoSuchKey", "404"):
+            return "skipped: deleted before it was processed"
+        raise
+    validate(key, data)
+    s3.put_object(
+        Bucket=SETTINGS.processed_bucket,
+        Key=f"processed/{key}.gz",
+        Body=gzip.compress(data, compresslevel=6, mtime=0),  # mtime 0: same input, same bytes
+        ContentType="application/gzip",
+        Metadata={
+            "original-size": str(len(data)),
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "source": f"s3://{bucket}/{key}",
+        },
+    )
+    return "stored"
+
+
+def record_handler(record) -> list[str]:
+    notification = json.loads(record.body)
+    if notification.get("Event") == "s3:TestEvent":  # S3 sends one when notifications are set up
+        return ["test event"]
+    if "Records" not in notification:
+        raise InvalidUpload(f"not an S3 event notification: {record.body[:120]!r}")
+    outcomes = []
+    for entry in notification["Records"]:
+        bucket = entry["s3"]["bucket"]["name"]
+        key = unquote_plus(entry["s3"]["object"]["key"])  # S3 URL-encodes keys in events
+        try:
+            outcome = process_object(bucket, key, entry["s3"]["object"].get("eTag"))
+        except InvalidUpload as reason:
+            logger.error("upload refused", key=key, reason=str(reason))
+            raise
+        logger.info("upload processed", key=key, outcome=outcome)
+        outcomes.append(outcome)
+    return outcomes
+
+
+@logger.inject_lambda_context
+def handler(event, context):
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

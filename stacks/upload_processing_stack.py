@@ -1,0 +1,162 @@
+"""Asynchronous task offload: upload -> S3 -> SQS -> Lambda validates, compresses, stores.
+
+Seed 001 pattern 3: "After a user uploads a file, the web app responds immediately. Lambda picks
+up the task from SQS to validate, compress, store." The web app only puts the file under
+`incoming/` in the uploads bucket (a presigned URL keeps even that off its servers); S3 notifies
+the upload-tasks queue; `upload_processor` does the slow work at its own pace, with partial batch
+responses, and what it refuses ends in the DLQ, which alarms.
+
+Why a queue between S3 and Lambda rather than S3 invoking Lambda directly: the queue absorbs a
+burst of uploads beyond the function's concurrency cap (direct async invocations are retried
+only twice, then dropped to an on-failure destination), it gives a visible backlog and age to
+alarm on, and redrive after a fix is one command (tools/redrive.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_notifications as s3n
+from constructs import Construct
+from queue_patterns import AlarmTopic, LambdaQueueConsumer, QueueAlarms, QueueWithDeadLetter
+
+from stacks.nag_acknowledgments import acknowledge_upload_processing
+from stacks.order_fan_out_stack import messaging_key
+from stacks.profiles import Profile
+from stacks.profiles import log_retention as profile_log_retention
+
+LAMBDA_DIR = Path(__file__).resolve().parent.parent / "lambda"
+PROCESSOR_TIMEOUT = Duration.seconds(60)
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+INCOMING_PREFIX = "incoming/"
+
+
+class UploadProcessingStack(cdk.Stack):
+    """The async task offload pattern, deployable on its own."""
+
+    def __init__(self, scope: Construct, id_: str, *, profile: Profile, **kwargs) -> None:
+        super().__init__(scope, id_, **kwargs)
+        removal = RemovalPolicy.RETAIN if profile.retain_data else RemovalPolicy.DESTROY
+        # Buckets and queue get separate keys: CDK lets S3 use the queue's key with a policy
+        # naming the uploads bucket, which would make one shared key and the bucket circular.
+        bucket_key, queue_key = (
+            (
+                messaging_key(self, "BucketKey", "uploads and processed files", removal),
+                messaging_key(self, "QueueKey", "upload tasks", removal),
+            )
+            if profile.customer_managed_keys
+            else (None, None)
+        )
+        alarms = AlarmTopic(self, "Alarms", key_removal_policy=removal)
+
+        bucket_defaults = dict(
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            removal_policy=removal,
+            auto_delete_objects=not profile.retain_data,  # `cdk destroy` leaves no bucket behind
+        )
+        access_logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+            lifecycle_rules=[
+                s3.LifecycleRule(expiration=Duration.days(profile.log_retention_days))
+            ],
+            **bucket_defaults,
+        )
+        encryption = dict(
+            encryption=s3.BucketEncryption.KMS if bucket_key else s3.BucketEncryption.S3_MANAGED,
+            encryption_key=bucket_key,
+            bucket_key_enabled=bool(bucket_key) or None,
+        )
+        self.uploads = s3.Bucket(
+            self,
+            "Uploads",
+            server_access_logs_bucket=access_logs,
+            server_access_logs_prefix="uploads/",
+            # Originals are only needed until processed; a week covers a DLQ investigation.
+            lifecycle_rules=[s3.LifecycleRule(prefix=INCOMING_PREFIX, expiration=Duration.days(7))],
+            **encryption,
+            **bucket_defaults,
+        )
+        self.processed = s3.Bucket(
+            self,
+            "Processed",
+            server_access_logs_bucket=access_logs,
+            server_access_logs_prefix="processed/",
+            **encryption,
+            **bucket_defaults,
+        )
+
+        self.tasks = QueueWithDeadLetter(
+            self,
+            "UploadTasks",
+            visibility_timeout=Duration.seconds(6 * PROCESSOR_TIMEOUT.to_seconds()),
+            max_receive_count=3,
+            encryption_key=queue_key,
+            removal_policy=removal,
+        )
+        self.uploads.add_event_notification(
+            s3.EventType.OBJECT_CREATED,
+            s3n.SqsDestination(self.tasks.queue),
+            s3.NotificationKeyFilter(prefix=INCOMING_PREFIX),
+        )
+        QueueAlarms(
+            self,
+            "UploadTaskAlarms",
+            queue=self.tasks.queue,
+            dead_letter_queue=self.tasks.dead_letter_queue,
+            alarm_topic=alarms.topic,
+            max_message_age=Duration.minutes(15),
+            dead_letter_retention=Duration.days(14),
+        )
+
+        processor = LambdaQueueConsumer(
+            self,
+            "Processor",
+            queue=self.tasks.queue,
+            code_path=str(LAMBDA_DIR / "upload_processor"),
+            handler="upload_processor.handler",
+            environment={
+                "PROCESSED_BUCKET": self.processed.bucket_name,
+                "MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
+            },
+            timeout=PROCESSOR_TIMEOUT,
+            memory_size=1024,
+            batch_size=5,
+            max_concurrency=10,
+            service_name="upload-processor",
+            alarm_topic=alarms.topic,
+            log_retention=profile_log_retention(profile),
+            removal_policy=removal,
+        )
+        # Exactly the two object operations the processor performs, instead of the bucket
+        # grants' GetObject*/List*/Abort* families.
+        processor.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"],
+                resources=[self.uploads.arn_for_objects(f"{INCOMING_PREFIX}*")],
+            )
+        )
+        processor.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:PutObject"], resources=[self.processed.arn_for_objects("processed/*")]
+            )
+        )
+        if bucket_key:
+            bucket_key.grant(processor.role, "kms:Decrypt", "kms:GenerateDataKey")
+
+        for name, value in (
+            ("UploadsBucketName", self.uploads.bucket_name),
+            ("ProcessedBucketName", self.processed.bucket_name),
+            ("UploadTasksQueueUrl", self.tasks.queue.queue_url),
+            ("UploadTasksDeadLetterQueueUrl", self.tasks.dead_letter_queue.queue_url),
+        ):
+            cdk.CfnOutput(self, name, value=value)
+
+        acknowledge_upload_processing(self, profile)
