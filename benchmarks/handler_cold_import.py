@@ -25,6 +25,7 @@ HANDLERS = (
     "shipping_consumer",
     "audit_consumer",
     "payment_ledger",
+    "upload_processor",
 )
 TARGET_MS = 300
 ENVIRONMENT = {
@@ -37,6 +38,7 @@ ENVIRONMENT = {
     "EVENTS_TABLE": "t",
     "IDEMPOTENCY_TABLE": "t",
     "LEDGER_TABLE": "t",
+    "PROCESSED_BUCKET": "b",
     "POWERTOOLS_SERVICE_NAME": "bench",
 }
 PROBE = (

@@ -62,6 +62,9 @@ class InvalidUpload(ValueError):
 
 
 def validate(key: str, data: bytes) -> None:
+    """Raise InvalidUpload naming the first rule `data` breaks."""
+    if not key.endswith((".csv", ".json")):
+        raise InvalidUpload(f"{key}: only .csv and .json uploads are accepted")
     if len(data) > SETTINGS.max_upload_bytes:
         raise InvalidUpload(
             f"{key}: {len(data)} bytes is over the {SETTINGS.max_upload_bytes}-byte limit"
@@ -79,15 +82,13 @@ def validate(key: str, data: bytes) -> None:
             raise InvalidUpload(
                 f"{key}: not valid JSON ({error.msg}, line {error.lineno})"
             ) from None
-    elif key.endswith(".csv"):
-        rows = list(csv.reader(io.StringIO(text)))
-        if len(rows) < 2 or not all(cell.strip() for cell in rows[0]):
-            raise InvalidUpload(f"{key}: a CSV needs a header row of named columns and data")
-        widths = {len(row) for row in rows if row}
-        if len(widths) != 1:
-            raise InvalidUpload(f"{key}: rows have {sorted(widths)} columns; all need the header's")
-    else:
-        raise InvalidUpload(f"{key}: only .csv and .json uploads are accepted")
+        return
+    rows = list(csv.reader(io.StringIO(text)))
+    if len(rows) < 2 or not all(cell.strip() for cell in rows[0]):
+        raise InvalidUpload(f"{key}: a CSV needs a header row of named columns and data")
+    widths = {len(row) for row in rows if row}
+    if len(widths) != 1:
+        raise InvalidUpload(f"{key}: rows have {sorted(widths)} columns; all need the header's")
 
 
 def process_object(bucket: str, key: str, etag: str | None) -> str:
