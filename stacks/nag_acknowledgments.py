@@ -22,9 +22,10 @@ def acknowledge_findings(scope: Construct, path: str, findings: dict[str, str]) 
         cdk.Validations.of(target).acknowledge(cdk.Acknowledgment(id=finding, reason=reason))
 
 
-def log_retention_provider(stack: cdk.Stack) -> str:
-    """The id of CDK's singleton LogRetention function (its id ends in a fixed hash)."""
-    return next(c.node.id for c in stack.node.children if c.node.id.startswith("LogRetention"))
+def singleton_id(stack: cdk.Stack, prefix: str) -> str:
+    """The id of one of CDK's singleton functions (LogRetention, BucketNotificationsHandler):
+    a fixed prefix followed by a hash."""
+    return next(c.node.id for c in stack.node.children if c.node.id.startswith(prefix))
 
 
 def acknowledge_write_buffer(stack: cdk.Stack, profile: Profile) -> None:
@@ -56,7 +57,7 @@ def acknowledge_write_buffer(stack: cdk.Stack, profile: Profile) -> None:
     )
     acknowledge_findings(
         stack,
-        log_retention_provider(stack),
+        singleton_id(stack, "LogRetention"),
         {
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
             "AWSLambdaBasicExecutionRole]": "CDK's own LogRetention function (sets retention on the log group RDS creates for "
@@ -158,9 +159,8 @@ def acknowledge_payment_ledger(stack: cdk.Stack, profile: Profile) -> None:
         acknowledge_kms_grants(stack, ["LedgerConsumer"])
 
 
-def acknowledge_upload_processing(stack: cdk.Stack, profile: Profile) -> None:
+def acknowledge_upload_processing(stack: cdk.Stack) -> None:
     """The accepted findings of `UploadProcessingStack`."""
-    del profile
     acknowledge_findings(
         stack,
         "Processor/Role/DefaultPolicy",
@@ -171,9 +171,7 @@ def acknowledge_upload_processing(stack: cdk.Stack, profile: Profile) -> None:
             "on objects under processed/: output keys follow the upload keys.",
         },
     )
-    notifications = next(
-        c.node.id for c in stack.node.children if c.node.id.startswith("BucketNotificationsHandler")
-    )
+    notifications = singleton_id(stack, "BucketNotificationsHandler")
     acknowledge_findings(
         stack,
         f"{notifications}/Role",

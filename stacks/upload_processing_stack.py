@@ -159,4 +159,4 @@ class UploadProcessingStack(cdk.Stack):
         ):
             cdk.CfnOutput(self, name, value=value)
 
-        acknowledge_upload_processing(self, profile)
+        acknowledge_upload_processing(self)
