@@ -159,15 +159,19 @@ def acknowledge_payment_ledger(stack: cdk.Stack, profile: Profile) -> None:
         acknowledge_kms_grants(stack, ["LedgerConsumer"])
 
 
-def acknowledge_upload_processing(stack: cdk.Stack) -> None:
+def acknowledge_upload_processing(stack: cdk.Stack, uploads, processed) -> None:
     """The accepted findings of `UploadProcessingStack`."""
+
+    def arn(bucket) -> str:
+        return f"<{stack.resolve(stack.get_logical_id(bucket.node.default_child))}.Arn>"
+
     acknowledge_findings(
         stack,
         "Processor/Role/DefaultPolicy",
         {
-            "AwsSolutions-IAM5[Resource::<Uploads4F6EB0FD.Arn>/incoming/*]": "GetObject only, on "
+            f"AwsSolutions-IAM5[Resource::{arn(uploads)}/incoming/*]": "GetObject only, on "
             "objects under incoming/: upload keys are user file names, unknown at deploy time.",
-            "AwsSolutions-IAM5[Resource::<Processed10BEC1CE.Arn>/processed/*]": "PutObject only, "
+            f"AwsSolutions-IAM5[Resource::{arn(processed)}/processed/*]": "PutObject only, "
             "on objects under processed/: output keys follow the upload keys.",
         },
     )

@@ -26,6 +26,7 @@ from queue_patterns import AlarmTopic, LambdaQueueConsumer, QueueAlarms, QueueWi
 
 from stacks.nag_acknowledgments import acknowledge_upload_processing
 from stacks.order_fan_out_stack import messaging_key
+from stacks.private_buckets import PrivateBuckets
 from stacks.profiles import Profile
 from stacks.profiles import log_retention as profile_log_retention
 
@@ -53,45 +54,13 @@ class UploadProcessingStack(cdk.Stack):
         )
         alarms = AlarmTopic(self, "Alarms", key_removal_policy=removal)
 
-        bucket_defaults = dict(
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            removal_policy=removal,
-            auto_delete_objects=not profile.retain_data,  # `cdk destroy` leaves no bucket behind
-        )
-        access_logs = s3.Bucket(
-            self,
-            "AccessLogs",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
-            lifecycle_rules=[
-                s3.LifecycleRule(expiration=Duration.days(profile.log_retention_days))
-            ],
-            **bucket_defaults,
-        )
-        encryption = dict(
-            encryption=s3.BucketEncryption.KMS if bucket_key else s3.BucketEncryption.S3_MANAGED,
-            encryption_key=bucket_key,
-            bucket_key_enabled=bool(bucket_key) or None,
-        )
-        self.uploads = s3.Bucket(
-            self,
+        buckets = PrivateBuckets(self, "Buckets", profile=profile, key=bucket_key)
+        # Originals are only needed until processed; a week covers a DLQ investigation.
+        self.uploads = buckets.bucket(
             "Uploads",
-            server_access_logs_bucket=access_logs,
-            server_access_logs_prefix="uploads/",
-            # Originals are only needed until processed; a week covers a DLQ investigation.
             lifecycle_rules=[s3.LifecycleRule(prefix=INCOMING_PREFIX, expiration=Duration.days(7))],
-            **encryption,
-            **bucket_defaults,
         )
-        self.processed = s3.Bucket(
-            self,
-            "Processed",
-            server_access_logs_bucket=access_logs,
-            server_access_logs_prefix="processed/",
-            **encryption,
-            **bucket_defaults,
-        )
+        self.processed = buckets.bucket("Processed")
 
         self.tasks = QueueWithDeadLetter(
             self,
@@ -159,4 +128,4 @@ class UploadProcessingStack(cdk.Stack):
         ):
             cdk.CfnOutput(self, name, value=value)
 
-        acknowledge_upload_processing(self)
+        acknowledge_upload_processing(self, self.uploads, self.processed)

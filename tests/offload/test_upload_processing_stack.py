@@ -55,7 +55,9 @@ def test_every_bucket_is_private_encrypted_and_tls_only(template):
 
 
 def test_originals_expire_after_a_week_and_access_is_logged(template):
-    uploads = next(r["Properties"] for k, r in buckets(template).items() if k.startswith("Uploads"))
+    uploads = next(
+        r["Properties"] for k, r in buckets(template).items() if k.startswith("BucketsUploads")
+    )
     [rule] = uploads["LifecycleConfiguration"]["Rules"]
     assert rule["Prefix"] == "incoming/" and rule["ExpirationInDays"] == 7
     assert uploads["LoggingConfiguration"]["LogFilePrefix"] == "uploads/"
