@@ -25,6 +25,7 @@ from stacks.order_fan_out_stack import OrderFanOutStack  # noqa: E402
 from stacks.payment_ledger_stack import PaymentLedgerStack  # noqa: E402
 from stacks.profiles import profile_named  # noqa: E402
 from stacks.upload_processing_stack import UploadProcessingStack  # noqa: E402
+from stacks.usage_metering_stack import UsageMeteringStack  # noqa: E402
 from stacks.write_buffer_stack import WriteBufferStack  # noqa: E402
 
 
@@ -73,6 +74,18 @@ def build_app(app: cdk.App | None = None, *, nag: bool = True) -> cdk.App:
         stack_name=f"queue-patterns-upload-processing-{profile.name}",
         description="Async task offload: S3 upload -> SQS -> Lambda validate, compress, store",
         profile=profile,
+        env=env,
+        tags=tags,
+    )
+
+    accounts = app.node.try_get_context("usage_producer_accounts") or ""
+    UsageMeteringStack(
+        app,
+        "UsageMetering",
+        stack_name=f"queue-patterns-usage-metering-{profile.name}",
+        description="Fan-in and scheduled batching: producers -> usage queue -> batcher -> S3",
+        profile=profile,
+        producer_accounts=[a for a in str(accounts).split(",") if a],
         env=env,
         tags=tags,
     )

@@ -26,6 +26,7 @@ HANDLERS = (
     "audit_consumer",
     "payment_ledger",
     "upload_processor",
+    "usage_batcher",
 )
 TARGET_MS = 300
 ENVIRONMENT = {
@@ -39,6 +40,8 @@ ENVIRONMENT = {
     "IDEMPOTENCY_TABLE": "t",
     "LEDGER_TABLE": "t",
     "PROCESSED_BUCKET": "b",
+    "BATCH_BUCKET": "b",
+    "QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/q",
     "POWERTOOLS_SERVICE_NAME": "bench",
 }
 PROBE = (

@@ -185,3 +185,27 @@ def acknowledge_upload_processing(stack: cdk.Stack, uploads, processed) -> None:
             "notification configuration at deploy time; it needs only to write its logs.",
         },
     )
+
+
+def acknowledge_usage_metering(stack: cdk.Stack, batches, profile: Profile) -> None:
+    """The accepted findings of `UsageMeteringStack`."""
+    arn = f"<{stack.resolve(stack.get_logical_id(batches.node.default_child))}.Arn>"
+    acknowledge_findings(
+        stack,
+        "Batcher/Role/DefaultPolicy",
+        {
+            f"AwsSolutions-IAM5[Resource::{arn}/usage/*]": "PutObject only, under usage/: each "
+            "run writes a new object whose name holds its time and a random id.",
+        },
+    )
+    if profile.customer_managed_keys:
+        acknowledge_findings(
+            stack,
+            "UsageProducerPolicy",
+            {
+                f"AwsSolutions-IAM5[Action::{action}]": "Scoped to the one key that encrypts the "
+                "usage queue: producers need data keys to send encrypted messages "
+                "(Queue.grant_send_messages)."
+                for action in ("kms:ReEncrypt*", "kms:GenerateDataKey*")
+            },
+        )

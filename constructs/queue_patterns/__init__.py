@@ -12,6 +12,7 @@ from queue_patterns.queue_dashboard import QueueDashboard
 from queue_patterns.queue_with_dead_letter import QueueWithDeadLetter
 from queue_patterns.queue_worker_fleet import QueueWorkerFleet
 from queue_patterns.rest_api_to_queue import RestApiToQueue
+from queue_patterns.scheduled_queue_worker import ScheduledQueueWorker
 from queue_patterns.worker_network import WorkerNetwork
 
 __all__ = [
@@ -23,5 +24,6 @@ __all__ = [
     "QueueWithDeadLetter",
     "QueueWorkerFleet",
     "RestApiToQueue",
+    "ScheduledQueueWorker",
     "WorkerNetwork",
 ]

@@ -29,13 +29,13 @@ EXPIRY_WARNING_FRACTION = 0.75
 class QueueAlarms(Construct):
     """Dead-letter, backlog-age and dead-letter-expiry alarms for one queue and its DLQ.
 
-    Attributes: `dead_letters`, `backlog_age`, `dead_letters_expiring` (or None), `alarms`.
+    Attributes: `dead_letters`, `backlog_age` and `dead_letters_expiring` (each or None), `alarms`.
 
     Props:
         queue: the source queue whose backlog age is watched.
         dead_letter_queue: its DLQ; any message there raises the alarm.
         alarm_topic: SNS topic for alarm and OK notifications; None creates alarms without actions.
-        max_message_age: backlog-age threshold (at least 60 s, the metric's period).
+        max_message_age: backlog-age threshold (at least 60 s, the metric's period); None: no backlog alarm.
         dead_letter_retention: the DLQ's retention; when given, alarm at 75% of it.
     """
 
@@ -47,11 +47,11 @@ class QueueAlarms(Construct):
         queue: sqs.IQueue,
         dead_letter_queue: sqs.IQueue,
         alarm_topic: sns.ITopic | None = None,
-        max_message_age: Duration = Duration.minutes(15),
+        max_message_age: Duration | None = Duration.minutes(15),
         dead_letter_retention: Duration | None = None,
     ) -> None:
         super().__init__(scope, id_)
-        if max_message_age.to_seconds() < 60:
+        if max_message_age is not None and max_message_age.to_seconds() < 60:
             raise ValueError(
                 f"QueueAlarms.max_message_age: {max_message_age.to_seconds()}s is under 60s; SQS "
                 "publishes queue metrics once a minute, so a shorter threshold only makes noise"
@@ -69,22 +69,24 @@ class QueueAlarms(Construct):
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        self.backlog_age = cloudwatch.Alarm(
-            self,
-            "BacklogAge",
-            alarm_description=(
-                f"The oldest message waited over {max_message_age.to_human_string()}: "
-                "consumers are stalled or under-provisioned"
-            ),
-            metric=queue.metric_approximate_age_of_oldest_message(
-                period=one_minute, statistic="Maximum"
-            ),
-            threshold=max_message_age.to_seconds(),
-            evaluation_periods=3,
-            datapoints_to_alarm=2,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-        )
+        self.backlog_age = None
+        if max_message_age is not None:
+            self.backlog_age = cloudwatch.Alarm(
+                self,
+                "BacklogAge",
+                alarm_description=(
+                    f"The oldest message waited over {max_message_age.to_human_string()}: "
+                    "consumers are stalled or under-provisioned"
+                ),
+                metric=queue.metric_approximate_age_of_oldest_message(
+                    period=one_minute, statistic="Maximum"
+                ),
+                threshold=max_message_age.to_seconds(),
+                evaluation_periods=3,
+                datapoints_to_alarm=2,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
         self.dead_letters_expiring = None
         if dead_letter_retention is not None:
             self.dead_letters_expiring = cloudwatch.Alarm(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from infra_support import PROFILE_NAMES, cfn_lint_errors, masked, nag_findings
 
-STACKS = ("WriteBuffer", "OrderFanOut", "PaymentLedger", "UploadProcessing")
+STACKS = ("WriteBuffer", "OrderFanOut", "PaymentLedger", "UploadProcessing", "UsageMetering")
 
 
 @pytest.mark.parametrize("profile", PROFILE_NAMES)
