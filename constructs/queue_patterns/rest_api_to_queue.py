@@ -55,7 +55,7 @@ class RestApiToQueue(Construct):
         web_application_firewall: attach a WAF web ACL (AWS managed rules + per-IP rate rule).
         waf_rate_limit_per_ip: requests per 5 minutes per IP before WAF blocks.
         log_retention: access-log retention.
-        removal_policy: what `cdk destroy` does to the access logs and the API Gateway logging role.
+        removal_policy: what `cdk destroy` does to the access logs (the account-wide logging role is always kept).
     """
 
     def __init__(
@@ -91,7 +91,9 @@ class RestApiToQueue(Construct):
             description=f"Validates POST /{resource_path} and sends the body to SQS",
             endpoint_types=[apigw.EndpointType.REGIONAL],
             cloud_watch_role=True,
-            cloud_watch_role_removal_policy=removal_policy,
+            # The logging role is an account-wide API Gateway setting that other APIs rely on:
+            # never delete it with this stack (it costs nothing to keep).
+            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
             deploy_options=apigw.StageOptions(
                 stage_name="v1",
                 access_log_destination=apigw.LogGroupLogDestination(self.access_log_group),
