@@ -23,7 +23,7 @@ def acknowledge_findings(scope: Construct, path: str, findings: dict[str, str]) 
 
 
 def singleton_id(stack: cdk.Stack, prefix: str) -> str:
-    """The id of one of CDK's singleton functions (LogRetention, BucketNotificationsHandler):
+    """The id of one of CDK's singleton functions (BucketNotificationsHandler, ...):
     a fixed prefix followed by a hash."""
     return next(c.node.id for c in stack.node.children if c.node.id.startswith(prefix))
 
@@ -53,17 +53,6 @@ def acknowledge_write_buffer(stack: cdk.Stack, profile: Profile) -> None:
         {
             "AwsSolutions-RDS11": "A non-default port is obscurity, not access control: the database is in isolated "
             "subnets and its security group admits only the workers' security group.",
-        },
-    )
-    acknowledge_findings(
-        stack,
-        singleton_id(stack, "LogRetention"),
-        {
-            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-            "AWSLambdaBasicExecutionRole]": "CDK's own LogRetention function (sets retention on the log group RDS creates for "
-            "its exported PostgreSQL log); it needs only to write its own logs.",
-            "AwsSolutions-IAM5[Resource::*]": "CDK's LogRetention function sets retention on a log group whose name RDS chooses at "
-            "deploy time; the policy allows only logs:PutRetentionPolicy/DeleteRetentionPolicy.",
         },
     )
     acknowledge_findings(

@@ -2,8 +2,9 @@
 
 Why a construct: the database is what the write buffer protects, so it must not be reachable from
 anywhere but the consumers. It lives in isolated subnets (no route to the internet), admits only
-the security groups you `allow_from`, forces TLS, exports its log to CloudWatch, and keeps its
-generated credentials in Secrets Manager (optionally rotated). The engine's minor version is
+the security groups you `allow_from`, forces TLS, exports its log to a CloudWatch log group this
+construct owns (retention set, removed with the stack), and keeps its generated credentials in
+Secrets Manager (optionally rotated). The engine's minor version is
 pinned: an unplanned minor upgrade is a change a reviewer should see in a diff.
 
 Copy this file into any CDK app: it imports only `aws_cdk` and `constructs`.
@@ -11,7 +12,9 @@ Copy this file into any CDK app: it imports only `aws_cdk` and `constructs`.
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+import re
+
+from aws_cdk import Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -40,6 +43,7 @@ class PostgresDatabase(Construct):
         rotation_subnets: subnets for the rotation Lambda; required with `rotate_secret`.
         log_retention: retention of the exported PostgreSQL log.
         removal_policy: what `cdk destroy` does to the instance (SNAPSHOT, RETAIN or DESTROY).
+        instance_identifier: the DB instance name; default `<stack name>-<construct id>`, lowercased.
     """
 
     def __init__(
@@ -61,6 +65,7 @@ class PostgresDatabase(Construct):
         rotation_subnets: ec2.SubnetSelection | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         removal_policy: RemovalPolicy = RemovalPolicy.SNAPSHOT,
+        instance_identifier: str | None = None,
     ) -> None:
         super().__init__(scope, id_)
         name = "PostgresDatabase"
@@ -85,11 +90,25 @@ class PostgresDatabase(Construct):
                 "Lambda must run in subnets that reach both the database and Secrets Manager"
             )
         self.database_name = database_name
+        identifier = instance_identifier or _identifier(Stack.of(self).stack_name, id_)
+        # The log group RDS exports to, made here (name known from the identifier) so that its
+        # retention is set without CDK's LogRetention Lambda and `cdk destroy` follows the
+        # removal policy; RDS would otherwise create it itself and leave it behind forever.
+        self.log_group = logs.LogGroup(
+            self,
+            "PostgresLog",
+            log_group_name=f"/aws/rds/instance/{identifier}/postgresql",
+            retention=log_retention,
+            removal_policy=RemovalPolicy.RETAIN
+            if removal_policy == RemovalPolicy.RETAIN
+            else RemovalPolicy.DESTROY,
+        )
         engine = rds.DatabaseInstanceEngine.postgres(version=engine_version)
         self.instance = rds.DatabaseInstance(
             self,
             "Instance",
             engine=engine,
+            instance_identifier=identifier,
             instance_type=instance_type or ec2.InstanceType("t4g.micro"),
             vpc=vpc,
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
@@ -110,7 +129,6 @@ class PostgresDatabase(Construct):
             auto_minor_version_upgrade=False,
             enable_performance_insights=performance_insights or None,
             cloudwatch_logs_exports=["postgresql"],
-            cloudwatch_logs_retention=log_retention,
             parameter_group=rds.ParameterGroup(
                 self,
                 "Parameters",
@@ -119,6 +137,7 @@ class PostgresDatabase(Construct):
                 parameters={"rds.force_ssl": "1"},
             ),
         )
+        self.instance.node.add_dependency(self.log_group)
         self.secret = self.instance.secret
         if rotate_secret:
             self.instance.add_rotation_single_user(
@@ -128,3 +147,17 @@ class PostgresDatabase(Construct):
     def allow_from(self, peer: ec2.IConnectable, description: str) -> None:
         """Admit `peer` (a consumer's security group) on the database port, and nothing else."""
         self.instance.connections.allow_default_port_from(peer, description)
+
+
+def _identifier(stack_name: str, id_: str) -> str:
+    """`<stack name>-<id>` as an RDS identifier: lowercase letters, digits and single hyphens,
+    starting with a letter, at most 63 characters."""
+    if Token.is_unresolved(stack_name):
+        raise ValueError(
+            "PostgresDatabase.instance_identifier: required when the stack name is not known at "
+            "synth; the exported log group is named after the instance"
+        )
+    raw = re.sub(r"[^a-z0-9]+", "-", f"{stack_name}-{id_}".lower()).strip("-")
+    if not raw[:1].isalpha():
+        raw = f"db-{raw}"
+    return raw[:63].rstrip("-")

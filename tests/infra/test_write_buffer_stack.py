@@ -399,3 +399,18 @@ def test_a_worker_that_keeps_failing_marks_its_instance_unhealthy(template):
     assert statement["Action"] == "autoscaling:SetInstanceHealth"
     assert "autoScalingGroupName/" in json.dumps(statement["Resource"])
     assert "WorkersGroupASG" in json.dumps(statement["Resource"])
+
+
+def test_the_postgres_log_goes_to_a_log_group_the_stack_owns(template, profile):
+    db = single(template, "AWS::RDS::DBInstance")
+    name = f"queue-patterns-write-buffer-{profile}-database"
+    assert db["DBInstanceIdentifier"] == name and db["EnableCloudwatchLogsExports"] == [
+        "postgresql"
+    ]
+    [log_group] = [
+        g
+        for g in resources_of(template, "AWS::Logs::LogGroup").values()
+        if g["Properties"].get("LogGroupName") == f"/aws/rds/instance/{name}/postgresql"
+    ]
+    assert log_group["DeletionPolicy"] == ("Delete" if profile == "sandbox" else "Retain")
+    assert resources_of(template, "Custom::LogRetention") == {}
