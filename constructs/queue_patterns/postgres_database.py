@@ -93,7 +93,9 @@ class PostgresDatabase(Construct):
         identifier = instance_identifier or _identifier(Stack.of(self).stack_name, id_)
         # The log group RDS exports to, made here (name known from the identifier) so that its
         # retention is set without CDK's LogRetention Lambda and `cdk destroy` follows the
-        # removal policy; RDS would otherwise create it itself and leave it behind forever.
+        # removal policy; RDS would otherwise create it itself and leave it behind forever. A named
+        # instance also makes CloudFormation refuse a change that would replace it: no silent
+        # data loss.
         self.log_group = logs.LogGroup(
             self,
             "PostgresLog",
