@@ -40,7 +40,7 @@ def settings() -> Settings:
 SETTINGS = settings()
 logger = Logger()
 processor = batch_processor()
-idempotent = IdempotentPerOrderEvent(SETTINGS.idempotency_table)
+idempotent = IdempotentPerOrderEvent(SETTINGS.idempotency_table, consumer="inventory")
 dynamodb = boto3.client("dynamodb")
 
 

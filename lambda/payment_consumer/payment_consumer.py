@@ -34,7 +34,7 @@ def settings() -> Settings:
 SETTINGS = settings()
 logger = Logger()
 processor = batch_processor()
-idempotent = IdempotentPerOrderEvent(SETTINGS.idempotency_table)
+idempotent = IdempotentPerOrderEvent(SETTINGS.idempotency_table, consumer="payment")
 payments = boto3.resource("dynamodb").Table(SETTINGS.payments_table)
 
 

@@ -33,7 +33,7 @@ def settings() -> Settings:
 SETTINGS = settings()
 logger = Logger()
 processor = batch_processor()
-idempotent = IdempotentPerOrderEvent(SETTINGS.idempotency_table)
+idempotent = IdempotentPerOrderEvent(SETTINGS.idempotency_table, consumer="shipping")
 shipments = boto3.resource("dynamodb").Table(SETTINGS.shipments_table)
 
 

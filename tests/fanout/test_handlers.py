@@ -264,3 +264,23 @@ def test_audit_keeps_the_event_and_its_sns_envelope_once(audit, dynamodb, lambda
     )["Items"]
     assert len(rows) == 1
     assert rows[0]["snsMessageId"] == "sns-1" and json.loads(rows[0]["event"]) == event
+
+
+def test_consumers_sharing_the_idempotency_table_keep_separate_records_for_one_order(
+    inventory, payment, shipping, stock, dynamodb, lambda_environment
+):
+    book = sku()
+    stock(book, 5)
+    order = new_order_id()
+    event = order_event(order, items=[{"sku": book, "quantity": 1, "unitPriceCents": 700}])
+    for module in (payment, shipping, inventory):  # inventory last: the others must not mask it
+        _, response = invoke(module, event, function_name="renamed-by-a-replacement")
+        assert response == {"batchItemFailures": []}
+    assert (
+        item(dynamodb, lambda_environment, "INVENTORY_TABLE", {"pk": f"ORDER#{order}"})["status"]
+        == "reserved"
+    )
+    records = dynamodb.Table(lambda_environment["IDEMPOTENCY_TABLE"]).scan()["Items"]
+    mine = [r for r in records if order in r.get("data", "")]
+    assert sorted(r["id"].split("#")[0] for r in mine) == ["inventory", "payment", "shipping"]
+    assert {r["status"] for r in mine} == {"COMPLETED"}

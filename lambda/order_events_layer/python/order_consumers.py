@@ -7,6 +7,10 @@ the decisions they must agree on in one place:
 - a batch of only bad records is reported record by record like any other, so the function's
   Errors alarm means the function broke, not that its input was bad;
 - idempotency is keyed on (orderId, eventType) and kept for a week, longer than SQS retention;
+  each consumer prefixes its keys with its own name, so the one shared table holds inventory's
+  and payment's records for the same order side by side, and a renamed or replaced function
+  (a new AWS_LAMBDA_FUNCTION_NAME, which Powertools would otherwise put in the key) still finds
+  the records it wrote before;
 - a conditional write whose condition fails means "already done", not an error.
 """
 
@@ -31,9 +35,11 @@ def batch_processor() -> BatchProcessor:
 
 
 class IdempotentPerOrderEvent:
-    """Decorator: run the function once per (orderId, eventType), records in `table_name`."""
+    """Decorator: run the function once per (orderId, eventType) for `consumer`; records in
+    `table_name` under keys `<consumer>#<hash of orderId and eventType>`."""
 
-    def __init__(self, table_name: str):
+    def __init__(self, table_name: str, *, consumer: str):
+        self.key_prefix = consumer
         self.config = IdempotencyConfig(
             event_key_jmespath=IDEMPOTENCY_KEY, expires_after_seconds=IDEMPOTENCY_SECONDS
         )
@@ -41,7 +47,10 @@ class IdempotentPerOrderEvent:
 
     def __call__(self, function: Callable) -> Callable:
         return idempotent_function(
-            data_keyword_argument="event", config=self.config, persistence_store=self.persistence
+            data_keyword_argument="event",
+            config=self.config,
+            persistence_store=self.persistence,
+            key_prefix=self.key_prefix,
         )(function)
 
 
