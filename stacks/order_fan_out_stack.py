@@ -165,6 +165,7 @@ class OrderFanOutStack(cdk.Stack):
                 queue=queue.queue,
                 dead_letter_queue=queue.dead_letter_queue,
                 alarm_topic=alarms.topic,
+                max_message_age=None,  # the consumer's MessageAge alarm watches this queue
                 dead_letter_retention=DEAD_LETTER_RETENTION,
             )
             self.queues[unit] = queue
@@ -174,6 +175,8 @@ class OrderFanOutStack(cdk.Stack):
             queue=delivery_failures,
             dead_letter_queue=delivery_failures,
             alarm_topic=alarms.topic,
+            max_message_age=None,  # a dead-letter queue: any message alarms already
+            dead_letter_retention=DEAD_LETTER_RETENTION,
         )
 
         tables = {

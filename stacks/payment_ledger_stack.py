@@ -19,16 +19,18 @@ import aws_cdk as cdk
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from queue_patterns import AlarmTopic, LambdaQueueConsumer, QueueAlarms, QueueWithDeadLetter
 
-from stacks.nag_acknowledgments import acknowledge_payment_ledger
+from stacks.nag_acknowledgments import acknowledge_findings, acknowledge_payment_ledger
 from stacks.order_fan_out_stack import messaging_key, table
 from stacks.profiles import Profile
 from stacks.profiles import log_retention as profile_log_retention
 
 LAMBDA_DIR = Path(__file__).resolve().parent.parent / "lambda"
 LEDGER_TIMEOUT = Duration.seconds(10)
+DEAD_LETTER_RETENTION = Duration.days(14)
 
 
 class PaymentLedgerStack(cdk.Stack):
@@ -64,8 +66,24 @@ class PaymentLedgerStack(cdk.Stack):
             encryption_key=queue_key,
             removal_policy=removal,
         )
+        # What SNS could not deliver (a queue policy or key mistake) waits here instead of being
+        # dropped after SNS's retries; a FIFO topic's subscription DLQ must be FIFO too.
+        self.delivery_failures = sqs.Queue(
+            self,
+            "SubscriptionDeadLetter",
+            fifo=True,
+            retention_period=DEAD_LETTER_RETENTION,
+            enforce_ssl=True,
+            removal_policy=removal,
+            encryption=sqs.QueueEncryption.KMS if queue_key else sqs.QueueEncryption.SQS_MANAGED,
+            encryption_master_key=queue_key,
+        )
         self.topic.add_subscription(
-            subscriptions.SqsSubscription(self.ledger_queue.queue, raw_message_delivery=True)
+            subscriptions.SqsSubscription(
+                self.ledger_queue.queue,
+                raw_message_delivery=True,
+                dead_letter_queue=self.delivery_failures,
+            )
         )
         QueueAlarms(
             self,
@@ -73,7 +91,26 @@ class PaymentLedgerStack(cdk.Stack):
             queue=self.ledger_queue.queue,
             dead_letter_queue=self.ledger_queue.dead_letter_queue,
             alarm_topic=alarms.topic,
-            dead_letter_retention=Duration.days(14),
+            max_message_age=None,  # the consumer's MessageAge alarm watches this queue
+            dead_letter_retention=DEAD_LETTER_RETENTION,
+        )
+        QueueAlarms(
+            self,
+            "DeliveryFailureAlarms",
+            queue=self.delivery_failures,
+            dead_letter_queue=self.delivery_failures,
+            alarm_topic=alarms.topic,
+            max_message_age=None,  # a dead-letter queue: any message alarms already
+            dead_letter_retention=DEAD_LETTER_RETENTION,
+        )
+        acknowledge_findings(
+            self,
+            "SubscriptionDeadLetter",
+            {
+                "AwsSolutions-SQS3": "This queue is a dead-letter queue: the ledger subscription's "
+                "RedrivePolicy targets it (cdk-nag recognizes only SQS redrive policies). It is "
+                "alarmed like every other DLQ.",
+            },
         )
 
         ledger = table(
@@ -109,6 +146,9 @@ class PaymentLedgerStack(cdk.Stack):
         cdk.CfnOutput(self, "LedgerQueueUrl", value=self.ledger_queue.queue.queue_url)
         cdk.CfnOutput(
             self, "LedgerDeadLetterQueueUrl", value=self.ledger_queue.dead_letter_queue.queue_url
+        )
+        cdk.CfnOutput(
+            self, "SubscriptionDeadLetterQueueUrl", value=self.delivery_failures.queue_url
         )
         cdk.CfnOutput(self, "LedgerTableName", value=ledger.table_name)
 

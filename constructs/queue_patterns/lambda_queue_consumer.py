@@ -34,9 +34,12 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-# AWS's public Powertools for AWS Lambda (Python) v3 layer, arm64, for the runtime below
-# (layer version 36 carries Powertools 3.31.1; each layer version is immutable, so a pinned
-# number deploys the same code every time). Tests run the handlers on the PyPI release.
+# AWS's public Powertools for AWS Lambda (Python) v3 layer, arm64, for the runtime below. Layer
+# versions are immutable, so a pinned number deploys the same code every time; raise it on
+# purpose. The newest is published in every region as an SSM parameter:
+#   aws ssm get-parameter --name /aws/service/powertools/python/arm64/python3.14/latest
+# (version 27 carried Powertools 3.23.0 and 36 carried 3.31.1). Tests run the handlers on the
+# PyPI release pinned in requirements-dev.txt.
 POWERTOOLS_ACCOUNT = "017000801446"
 POWERTOOLS_LAYER_VERSION = 38
 RUNTIME = lambda_.Runtime.PYTHON_3_14
@@ -63,7 +66,7 @@ class LambdaQueueConsumer(Construct):
         powertools_layer: add AWS's public Powertools layer (Logger, batch, idempotency).
         service_name: POWERTOOLS_SERVICE_NAME, the `service` key of every log line.
         alarm_topic: SNS topic for the alarms; None creates them without actions.
-        max_message_age: alarm when the oldest message waits longer than this.
+        max_message_age: alarm when the oldest message waits longer than this (>= 60 s); None: no age alarm (QueueAlarms has one).
         log_retention: the function's log retention.
         removal_policy: what `cdk destroy` does to the log group.
     """
@@ -87,7 +90,7 @@ class LambdaQueueConsumer(Construct):
         powertools_layer: bool = True,
         service_name: str | None = None,
         alarm_topic: sns.ITopic | None = None,
-        max_message_age: Duration = Duration.minutes(5),
+        max_message_age: Duration | None = Duration.minutes(5),
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
@@ -103,6 +106,7 @@ class LambdaQueueConsumer(Construct):
             batch_size=batch_size,
             max_batching_window=max_batching_window,
             max_concurrency=max_concurrency,
+            max_message_age=max_message_age,
         )
 
         self.log_group = logs.LogGroup(
@@ -186,6 +190,7 @@ def _validate(
     batch_size,
     max_batching_window,
     max_concurrency,
+    max_message_age,
 ) -> None:
     """Fail synth with a message naming the prop, its value and the rule."""
     name = "LambdaQueueConsumer"
@@ -232,6 +237,11 @@ def _validate(
             f"{name}.max_concurrency: {max_concurrency} is outside 2..1000, the range an SQS "
             "event source accepts"
         )
+    if max_message_age is not None and max_message_age.to_seconds() < 60:
+        raise ValueError(
+            f"{name}.max_message_age: {max_message_age.to_seconds()}s is under 60s; SQS "
+            "publishes the queue's age metric once a minute, so a shorter threshold only makes noise"
+        )
 
 
 def _powertools_layer(scope: Construct) -> lambda_.ILayerVersion:
@@ -244,12 +254,12 @@ def _powertools_layer(scope: Construct) -> lambda_.ILayerVersion:
     return lambda_.LayerVersion.from_layer_version_arn(scope, "Powertools", arn)
 
 
-def _alarms(scope: LambdaQueueConsumer, queue: sqs.IQueue, max_age: Duration):
+def _alarms(scope: LambdaQueueConsumer, queue: sqs.IQueue, max_age: Duration | None):
     minute = Duration.minutes(1)
     greater = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
     quiet = cloudwatch.TreatMissingData.NOT_BREACHING
     function = scope.function
-    return [
+    alarms = [
         cloudwatch.Alarm(
             scope,
             "Errors",
@@ -272,17 +282,21 @@ def _alarms(scope: LambdaQueueConsumer, queue: sqs.IQueue, max_age: Duration):
             comparison_operator=greater,
             treat_missing_data=quiet,
         ),
-        cloudwatch.Alarm(
-            scope,
-            "MessageAge",
-            alarm_description=f"Messages wait over {max_age.to_human_string()}: the consumer is behind",
-            metric=queue.metric_approximate_age_of_oldest_message(
-                period=minute, statistic="Maximum"
-            ),
-            threshold=max_age.to_seconds(),
-            evaluation_periods=3,
-            datapoints_to_alarm=2,
-            comparison_operator=greater,
-            treat_missing_data=quiet,
-        ),
     ]
+    if max_age is not None:
+        alarms.append(
+            cloudwatch.Alarm(
+                scope,
+                "MessageAge",
+                alarm_description=f"Messages wait over {max_age.to_human_string()}: the consumer is behind",
+                metric=queue.metric_approximate_age_of_oldest_message(
+                    period=minute, statistic="Maximum"
+                ),
+                threshold=max_age.to_seconds(),
+                evaluation_periods=3,
+                datapoints_to_alarm=2,
+                comparison_operator=greater,
+                treat_missing_data=quiet,
+            )
+        )
+    return alarms

@@ -149,7 +149,8 @@ def test_ledger_is_fifo_end_to_end_with_deduplication(ledger):
     topic = single(ledger, "AWS::SNS::Topic", lambda p: p.get("FifoTopic") is True)
     assert topic["ContentBasedDeduplication"] is True
     queues = [q["Properties"] for q in resources_of(ledger, "AWS::SQS::Queue").values()]
-    assert all(q["FifoQueue"] is True for q in queues) and len(queues) == 2
+    assert all(q["FifoQueue"] is True for q in queues)
+    assert len(queues) == 3  # ledger queue, its DLQ, the subscription's DLQ
     [mapping] = [
         m["Properties"] for m in resources_of(ledger, "AWS::Lambda::EventSourceMapping").values()
     ]
@@ -160,3 +161,44 @@ def test_ledger_is_fifo_end_to_end_with_deduplication(ledger):
 def test_sandbox_destroys_and_production_retains_the_tables(fan_out, profile):
     policies = {t["DeletionPolicy"] for t in resources_of(fan_out, "AWS::DynamoDB::Table").values()}
     assert policies == ({"Delete"} if profile == "sandbox" else {"Retain"})
+
+
+def test_the_ledger_subscription_parks_undeliverable_events_in_a_fifo_dlq(ledger):
+    [subscription] = [
+        r["Properties"] for r in resources_of(ledger, "AWS::SNS::Subscription").values()
+    ]
+    assert subscription["RawMessageDelivery"] is True
+    [target] = subscription["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][:1]
+    assert target.startswith("SubscriptionDeadLetter")
+    assert resources_of(ledger, "AWS::SQS::Queue")[target]["Properties"]["FifoQueue"] is True
+
+
+def alarm_watches(template) -> list[tuple]:
+    """(metric, dimensions, period) of every alarm: the same triple twice is a duplicate page."""
+    return [
+        (a["MetricName"], json.dumps(a.get("Dimensions"), sort_keys=True), a["Period"])
+        for a in (
+            r["Properties"] for r in resources_of(template, "AWS::CloudWatch::Alarm").values()
+        )
+    ]
+
+
+def test_no_two_fan_out_alarms_watch_the_same_metric_of_the_same_queue(fan_out):
+    watched = alarm_watches(fan_out)
+    assert len(watched) == len(set(watched))
+
+
+def test_no_two_ledger_alarms_watch_the_same_metric_of_the_same_queue(ledger):
+    watched = alarm_watches(ledger)
+    assert len(watched) == len(set(watched))
+
+
+def test_every_consumer_queue_alarms_on_its_oldest_message(fan_out):
+    ages = [
+        a["Properties"]
+        for a in resources_of(fan_out, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["MetricName"] == "ApproximateAgeOfOldestMessage"
+        and a["Properties"]["Period"] == 60
+    ]
+    assert len(ages) == 4
+    assert all(a["Threshold"] == 300 and a["AlarmActions"] for a in ages)

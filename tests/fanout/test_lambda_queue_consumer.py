@@ -59,6 +59,7 @@ def build(*, fifo=False, visibility=60, **props):
             r"timeout: 1200s is outside 1..900s",
         ),
         ({"memory_size": 64}, r"memory_size: 64 is outside 128..10240"),
+        ({"max_message_age": Duration.seconds(30)}, r"max_message_age: 30s is under 60s"),
         ({"handler": "handler"}, r"handler: 'handler' is not `module.function`"),
         ({"handler": "missing_module.handler"}, r"code_path: .* has no missing_module.py"),
     ],
@@ -99,3 +100,8 @@ def test_valid_props_build_a_consumer_with_partial_batch_responses():
         },
     )
     template.resource_count_is("AWS::CloudWatch::Alarm", 3)
+
+
+def test_the_age_alarm_can_be_left_to_another_construct():
+    consumer = build(max_message_age=None)
+    assert [a.node.id for a in consumer.alarms] == ["Errors", "Throttles"]
