@@ -31,34 +31,8 @@ def state(dynamodb, env, order):
     return dynamodb.Table(env["LEDGER_TABLE"]).get_item(Key={"orderId": order}).get("Item", {})
 
 
-def test_fifo_topic_to_fifo_queue_keeps_each_orders_events_in_order(moto):
-    """Interleaved publishes for several orders arrive grouped and in order, on moto's SNS/SQS."""
-    sns, sqs = moto.client("sns"), moto.client("sqs")
-    name = uuid.uuid4().hex[:8]
-    topic = sns.create_topic(
-        Name=f"payments-{name}.fifo",
-        Attributes={"FifoTopic": "true", "ContentBasedDeduplication": "true"},
-    )["TopicArn"]
-    queue = sqs.create_queue(
-        QueueName=f"ledger-{name}.fifo",
-        Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"},
-    )["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    sns.subscribe(
-        TopicArn=topic,
-        Protocol="sqs",
-        Endpoint=queue_arn,
-        Attributes={"RawMessageDelivery": "true"},
-    )
-    orders = [f"order-{name}-{n}" for n in range(4)]
-    for step in range(3):
-        for order in orders:  # interleaved across orders
-            sns.publish(
-                TopicArn=topic, Message=json.dumps(payment(order, step)), MessageGroupId=order
-            )
-    sns.publish(TopicArn=topic, Message=json.dumps(payment(orders[0], 0)), MessageGroupId=orders[0])
+def drain(sqs, queue: str) -> list[dict]:
+    """Receive and delete until the queue is empty, in the order SQS hands messages out."""
     received = []
     while batch := sqs.receive_message(
         QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=0
@@ -70,9 +44,47 @@ def test_fifo_topic_to_fifo_queue_keeps_each_orders_events_in_order(moto):
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)
             ],
         )
-    assert len(received) == 12  # the duplicate publish was dropped by content-based dedup
-    for order in orders:
-        assert [e["sequence"] for e in received if e["orderId"] == order] == [1, 2, 3]
+    return received
+
+
+def test_fifo_topic_fans_out_each_orders_events_in_order_to_every_fifo_queue(moto):
+    """Interleaved publishes for several orders reach two FIFO subscribers (the ledger and, say,
+    a reconciliation queue), each in per-order sequence, on moto's SNS and SQS."""
+    sns, sqs = moto.client("sns"), moto.client("sqs")
+    name = uuid.uuid4().hex[:8]
+    topic = sns.create_topic(
+        Name=f"payments-{name}.fifo",
+        Attributes={"FifoTopic": "true", "ContentBasedDeduplication": "true"},
+    )["TopicArn"]
+    queues = []
+    for subscriber in ("ledger", "reconciliation"):
+        queue = sqs.create_queue(
+            QueueName=f"{subscriber}-{name}.fifo",
+            Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"},
+        )["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        sns.subscribe(
+            TopicArn=topic,
+            Protocol="sqs",
+            Endpoint=arn,
+            Attributes={"RawMessageDelivery": "true"},
+        )
+        queues.append(queue)
+    orders = [f"order-{name}-{n}" for n in range(4)]
+    for step in range(3):
+        for order in orders:  # interleaved across orders
+            sns.publish(
+                TopicArn=topic, Message=json.dumps(payment(order, step)), MessageGroupId=order
+            )
+    # A publisher's retry of the first event: same body, so the same deduplication id.
+    sns.publish(TopicArn=topic, Message=json.dumps(payment(orders[0], 0)), MessageGroupId=orders[0])
+    for queue in queues:
+        received = drain(sqs, queue)
+        assert len(received) == 12, queue  # the retried publish was dropped by deduplication
+        for order in orders:
+            assert [e["sequence"] for e in received if e["orderId"] == order] == [1, 2, 3]
 
 
 def test_ledger_applies_each_orders_events_in_sequence(ledger, dynamodb, lambda_environment):
