@@ -16,9 +16,15 @@ from aws_lambda_powertools.utilities.batch import process_partial_response
 from order_consumers import batch_processor, conditional
 from order_events import from_sns_envelope
 
+
+def events_table() -> str:
+    """Configuration: the audit trail's table, from the function's environment."""
+    return os.environ["EVENTS_TABLE"]
+
+
 logger = Logger()
 processor = batch_processor()
-trail = boto3.resource("dynamodb").Table(os.environ["EVENTS_TABLE"])
+trail = boto3.resource("dynamodb").Table(events_table())
 
 
 def record_handler(record) -> str:

@@ -26,10 +26,16 @@ TRANSITIONS = {
     "PaymentRefunded": ("captured", "refunded"),
 }
 
+
+def ledger_table() -> str:
+    """Configuration: the ledger's table, from the function's environment."""
+    return os.environ["LEDGER_TABLE"]
+
+
 logger = Logger()
 # On a failure, skip only the rest of that order's group; other orders in the batch go on.
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
-ledger = boto3.resource("dynamodb").Table(os.environ["LEDGER_TABLE"])
+ledger = boto3.resource("dynamodb").Table(ledger_table())
 
 
 class OutOfOrder(RuntimeError):

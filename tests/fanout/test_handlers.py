@@ -6,7 +6,9 @@ Each handler returns `batchItemFailures`: a bad record fails alone, the rest of 
 from __future__ import annotations
 
 import json
+import re
 import uuid
+from pathlib import Path
 
 import pytest
 from fanout_support import (
@@ -284,3 +286,13 @@ def test_consumers_sharing_the_idempotency_table_keep_separate_records_for_one_o
     mine = [r for r in records if order in r.get("data", "")]
     assert sorted(r["id"].split("#")[0] for r in mine) == ["inventory", "payment", "shipping"]
     assert {r["status"] for r in mine} == {"COMPLETED"}
+
+
+def test_runtime_code_knows_nothing_of_the_cdk():
+    lambda_dir = Path(__file__).resolve().parents[2] / "lambda"
+    offenders = [
+        str(path.relative_to(lambda_dir))
+        for path in lambda_dir.rglob("*.py")
+        if re.search(r"^\s*(import|from)\s+(aws_cdk|constructs)\b", path.read_text(), re.M)
+    ]
+    assert offenders == []
