@@ -225,6 +225,7 @@ class OrderFanOutStack(cdk.Stack):
                 max_concurrency=5,
                 service_name=f"{unit.lower()}-consumer",
                 alarm_topic=alarms.topic,
+                dead_letter_alarm=False,  # QueueAlarms watches the DLQ and its expiry
                 log_retention=retention,
                 removal_policy=removal,
             )

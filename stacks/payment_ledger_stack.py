@@ -132,6 +132,7 @@ class PaymentLedgerStack(cdk.Stack):
             max_concurrency=5,
             service_name="payment-ledger",
             alarm_topic=alarms.topic,
+            dead_letter_alarm=False,  # QueueAlarms watches the DLQ and its expiry
             log_retention=profile_log_retention(profile),
             removal_policy=removal,
         )

@@ -10,10 +10,13 @@ Why a construct: the most asked questions about Lambda on SQS are answered here 
   concurrency or a downstream database, without the message loss reserved concurrency causes.
 - Combinations SQS and Lambda reject (a batching window on FIFO, batch sizes over the limits)
   fail synth with the rule, instead of failing `cdk deploy` twenty minutes later.
+- A dead-letter queue is required (for a queue this app defines): without one, a record that
+  always fails is retried until retention deletes it, and nobody is told. Its depth alarms.
 
 The function is arm64, on a current Python runtime, with Powertools from AWS's public layer (no
 Docker bundling: the handler folder is a plain asset), a log group with retention, X-Ray, a role
-with only what the event source needs, and alarms on errors, throttles and message age.
+with only what the event source needs, and alarms on errors, throttles, message age and dead
+letters.
 
 Copy this file into any CDK app: it imports only `aws_cdk` and `constructs`.
 """
@@ -67,6 +70,7 @@ class LambdaQueueConsumer(Construct):
         service_name: POWERTOOLS_SERVICE_NAME, the `service` key of every log line.
         alarm_topic: SNS topic for the alarms; None creates them without actions.
         max_message_age: alarm when the oldest message waits longer than this (>= 60 s); None: no age alarm (QueueAlarms has one).
+        dead_letter_alarm: alarm on the first message in the queue's DLQ; False when QueueAlarms already does.
         log_retention: the function's log retention.
         removal_policy: what `cdk destroy` does to the log group.
     """
@@ -91,11 +95,13 @@ class LambdaQueueConsumer(Construct):
         service_name: str | None = None,
         alarm_topic: sns.ITopic | None = None,
         max_message_age: Duration | None = Duration.minutes(5),
+        dead_letter_alarm: bool = True,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, id_)
         visibility = queue_visibility_timeout or _visibility_of(queue)
+        dead_letter_queue = _dead_letter_queue_of(queue)
         _validate(
             fifo=bool(queue.fifo),
             visibility=visibility,
@@ -161,10 +167,25 @@ class LambdaQueueConsumer(Construct):
         )
 
         self.alarms = _alarms(self, queue, max_message_age)
+        if dead_letter_alarm and dead_letter_queue is not None:
+            self.alarms.append(_dead_letter_alarm(self, dead_letter_queue))
         if alarm_topic is not None:
             for alarm in self.alarms:
                 alarm.add_alarm_action(actions.SnsAction(alarm_topic))
                 alarm.add_ok_action(actions.SnsAction(alarm_topic))
+
+
+def _dead_letter_queue_of(queue: sqs.IQueue) -> sqs.IQueue | None:
+    """The DLQ of a queue this app defines (an error if it has none); None for an imported queue,
+    whose redrive policy this app cannot see."""
+    if not isinstance(queue, sqs.Queue):
+        return None
+    if queue.dead_letter_queue is None:
+        raise ValueError(
+            f"LambdaQueueConsumer.queue: {queue.node.path} has no dead-letter queue; a record "
+            "that always fails would be retried until retention deletes it, unseen"
+        )
+    return queue.dead_letter_queue.queue
 
 
 def _visibility_of(queue: sqs.IQueue) -> Duration:
@@ -300,3 +321,18 @@ def _alarms(scope: LambdaQueueConsumer, queue: sqs.IQueue, max_age: Duration | N
             )
         )
     return alarms
+
+
+def _dead_letter_alarm(scope: LambdaQueueConsumer, dead_letter_queue: sqs.IQueue):
+    return cloudwatch.Alarm(
+        scope,
+        "DeadLetters",
+        alarm_description="Records reached the dead-letter queue: inspect, fix, then redrive",
+        metric=dead_letter_queue.metric_approximate_number_of_messages_visible(
+            period=Duration.minutes(1), statistic="Maximum"
+        ),
+        threshold=1,
+        evaluation_periods=1,
+        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+    )

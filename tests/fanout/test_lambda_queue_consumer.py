@@ -14,13 +14,17 @@ CODE = str(Path(__file__).resolve().parents[2] / "lambda" / "payment_ledger")
 HANDLER = "payment_ledger.handler"
 
 
-def build(*, fifo=False, visibility=60, **props):
+def build(*, fifo=False, visibility=60, dead_letters=True, **props):
     stack = cdk.Stack(cdk.App(), "Test")
+    dead_letter_queue = sqs.Queue(stack, "DeadLetters", fifo=fifo or None)
     queue = sqs.Queue(
         stack,
         "Queue",
         fifo=fifo or None,
         visibility_timeout=Duration.seconds(visibility) if visibility else None,
+        dead_letter_queue=sqs.DeadLetterQueue(queue=dead_letter_queue, max_receive_count=5)
+        if dead_letters
+        else None,
     )
     return LambdaQueueConsumer(
         stack,
@@ -60,6 +64,11 @@ def build(*, fifo=False, visibility=60, **props):
         ),
         ({"memory_size": 64}, r"memory_size: 64 is outside 128..10240"),
         ({"max_message_age": Duration.seconds(30)}, r"max_message_age: 30s is under 60s"),
+        (
+            {"dead_letters": False},
+            r"LambdaQueueConsumer.queue: Test/Queue has no dead-letter queue; a record that "
+            r"always fails would be retried until retention deletes it",
+        ),
         ({"handler": "handler"}, r"handler: 'handler' is not `module.function`"),
         ({"handler": "missing_module.handler"}, r"code_path: .* has no missing_module.py"),
     ],
@@ -99,9 +108,15 @@ def test_valid_props_build_a_consumer_with_partial_batch_responses():
             "ScalingConfig": {"MaximumConcurrency": 50},
         },
     )
-    template.resource_count_is("AWS::CloudWatch::Alarm", 3)
+    template.resource_count_is("AWS::CloudWatch::Alarm", 4)
+    assert [a.node.id for a in consumer.alarms] == [
+        "Errors",
+        "Throttles",
+        "MessageAge",
+        "DeadLetters",
+    ]
 
 
-def test_the_age_alarm_can_be_left_to_another_construct():
-    consumer = build(max_message_age=None)
+def test_age_and_dead_letter_alarms_can_be_left_to_another_construct():
+    consumer = build(max_message_age=None, dead_letter_alarm=False)
     assert [a.node.id for a in consumer.alarms] == ["Errors", "Throttles"]
