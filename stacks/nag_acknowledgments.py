@@ -127,17 +127,21 @@ def acknowledge_kms_grants(stack: cdk.Stack, consumer_paths: list[str]) -> None:
         )
 
 
-def acknowledge_fan_out(stack: cdk.Stack, consumers: list[str], profile: Profile) -> None:
-    """The accepted findings of `OrderFanOutStack`."""
+def acknowledge_subscription_dead_letter(stack: cdk.Stack) -> None:
+    """The SNS subscriptions' dead-letter queue of a fan-out stack."""
     acknowledge_findings(
         stack,
         "SubscriptionDeadLetter",
         {
-            "AwsSolutions-SQS3": "This queue is a dead-letter queue: every SNS subscription's "
+            "AwsSolutions-SQS3": "This queue is a dead-letter queue: the SNS subscriptions' "
             "RedrivePolicy targets it (cdk-nag recognizes only SQS redrive policies). It is "
             "alarmed like every other DLQ.",
         },
     )
+
+
+def acknowledge_fan_out(stack: cdk.Stack, consumers: list[str], profile: Profile) -> None:
+    """The accepted findings of `OrderFanOutStack`."""
     if profile.customer_managed_keys:
         acknowledge_kms_grants(stack, [f"{unit}Consumer" for unit in consumers])
 

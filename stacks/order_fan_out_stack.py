@@ -31,7 +31,7 @@ from constructs import Construct
 from queue_patterns import AlarmTopic, LambdaQueueConsumer, QueueAlarms, QueueWithDeadLetter
 from queue_patterns.lambda_queue_consumer import RUNTIME
 
-from stacks.nag_acknowledgments import acknowledge_fan_out
+from stacks.nag_acknowledgments import acknowledge_fan_out, acknowledge_subscription_dead_letter
 from stacks.profiles import Profile
 from stacks.profiles import log_retention as profile_log_retention
 
@@ -55,6 +55,40 @@ def messaging_key(scope: Construct, id_: str, purpose: str, removal: RemovalPoli
         pending_window=Duration.days(7),  # a destroyed sandbox's key is gone within a week
         description=f"Encrypts {purpose}",
     )
+
+
+def subscription_dead_letter(
+    stack: cdk.Stack,
+    *,
+    fifo: bool,
+    key: kms.IKey | None,
+    removal: RemovalPolicy,
+    alarm_topic: sns.ITopic,
+) -> sqs.Queue:
+    """Where SNS parks what it could not deliver to a subscribed queue (a queue policy or key
+    mistake) after its retries, instead of dropping it; alarmed on one message. A FIFO topic's
+    subscriptions need a FIFO dead-letter queue."""
+    queue = sqs.Queue(
+        stack,
+        "SubscriptionDeadLetter",
+        fifo=True if fifo else None,
+        retention_period=DEAD_LETTER_RETENTION,
+        enforce_ssl=True,
+        removal_policy=removal,
+        encryption=sqs.QueueEncryption.KMS if key else sqs.QueueEncryption.SQS_MANAGED,
+        encryption_master_key=key,
+    )
+    QueueAlarms(
+        stack,
+        "DeliveryFailureAlarms",
+        queue=queue,
+        dead_letter_queue=queue,
+        alarm_topic=alarm_topic,
+        max_message_age=None,  # a dead-letter queue: any message alarms already
+        dead_letter_retention=DEAD_LETTER_RETENTION,
+    )
+    acknowledge_subscription_dead_letter(stack)
+    return queue
 
 
 def table(
@@ -110,15 +144,8 @@ class OrderFanOutStack(cdk.Stack):
         self.topic = sns.Topic(
             self, "OrdersTopic", master_key=topic_key, enforce_ssl=True, display_name="Order events"
         )
-        # What SNS could not deliver to a queue (a queue policy or key mistake) waits here.
-        delivery_failures = sqs.Queue(
-            self,
-            "SubscriptionDeadLetter",
-            retention_period=DEAD_LETTER_RETENTION,
-            enforce_ssl=True,
-            removal_policy=removal,
-            encryption=sqs.QueueEncryption.KMS if queue_key else sqs.QueueEncryption.SQS_MANAGED,
-            encryption_master_key=queue_key,
+        delivery_failures = subscription_dead_letter(
+            self, fifo=False, key=queue_key, removal=removal, alarm_topic=alarms.topic
         )
 
         events = sns.SubscriptionFilter.string_filter(allowlist=EVENT_TYPES)
@@ -169,15 +196,6 @@ class OrderFanOutStack(cdk.Stack):
                 dead_letter_retention=DEAD_LETTER_RETENTION,
             )
             self.queues[unit] = queue
-        QueueAlarms(
-            self,
-            "DeliveryFailureAlarms",
-            queue=delivery_failures,
-            dead_letter_queue=delivery_failures,
-            alarm_topic=alarms.topic,
-            max_message_age=None,  # a dead-letter queue: any message alarms already
-            dead_letter_retention=DEAD_LETTER_RETENTION,
-        )
 
         tables = {
             "Inventory": table(self, "InventoryTable", "pk", removal=removal, key=queue_key),

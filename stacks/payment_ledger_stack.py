@@ -19,12 +19,11 @@ import aws_cdk as cdk
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from queue_patterns import AlarmTopic, LambdaQueueConsumer, QueueAlarms, QueueWithDeadLetter
 
-from stacks.nag_acknowledgments import acknowledge_findings, acknowledge_payment_ledger
-from stacks.order_fan_out_stack import messaging_key, table
+from stacks.nag_acknowledgments import acknowledge_payment_ledger
+from stacks.order_fan_out_stack import messaging_key, subscription_dead_letter, table
 from stacks.profiles import Profile
 from stacks.profiles import log_retention as profile_log_retention
 
@@ -66,17 +65,8 @@ class PaymentLedgerStack(cdk.Stack):
             encryption_key=queue_key,
             removal_policy=removal,
         )
-        # What SNS could not deliver (a queue policy or key mistake) waits here instead of being
-        # dropped after SNS's retries; a FIFO topic's subscription DLQ must be FIFO too.
-        self.delivery_failures = sqs.Queue(
-            self,
-            "SubscriptionDeadLetter",
-            fifo=True,
-            retention_period=DEAD_LETTER_RETENTION,
-            enforce_ssl=True,
-            removal_policy=removal,
-            encryption=sqs.QueueEncryption.KMS if queue_key else sqs.QueueEncryption.SQS_MANAGED,
-            encryption_master_key=queue_key,
+        self.delivery_failures = subscription_dead_letter(
+            self, fifo=True, key=queue_key, removal=removal, alarm_topic=alarms.topic
         )
         self.topic.add_subscription(
             subscriptions.SqsSubscription(
@@ -94,25 +84,6 @@ class PaymentLedgerStack(cdk.Stack):
             max_message_age=None,  # the consumer's MessageAge alarm watches this queue
             dead_letter_retention=DEAD_LETTER_RETENTION,
         )
-        QueueAlarms(
-            self,
-            "DeliveryFailureAlarms",
-            queue=self.delivery_failures,
-            dead_letter_queue=self.delivery_failures,
-            alarm_topic=alarms.topic,
-            max_message_age=None,  # a dead-letter queue: any message alarms already
-            dead_letter_retention=DEAD_LETTER_RETENTION,
-        )
-        acknowledge_findings(
-            self,
-            "SubscriptionDeadLetter",
-            {
-                "AwsSolutions-SQS3": "This queue is a dead-letter queue: the ledger subscription's "
-                "RedrivePolicy targets it (cdk-nag recognizes only SQS redrive policies). It is "
-                "alarmed like every other DLQ.",
-            },
-        )
-
         ledger = table(
             self,
             "LedgerTable",
