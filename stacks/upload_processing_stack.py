@@ -81,7 +81,7 @@ class UploadProcessingStack(cdk.Stack):
             queue=self.tasks.queue,
             dead_letter_queue=self.tasks.dead_letter_queue,
             alarm_topic=alarms.topic,
-            max_message_age=Duration.minutes(15),
+            max_message_age=None,  # the processor's MessageAge alarm (5 min) watches this queue
             dead_letter_retention=Duration.days(14),
         )
 
@@ -101,6 +101,7 @@ class UploadProcessingStack(cdk.Stack):
             max_concurrency=10,
             service_name="upload-processor",
             alarm_topic=alarms.topic,
+            dead_letter_alarm=False,  # QueueAlarms watches the DLQ and its expiry
             log_retention=profile_log_retention(profile),
             removal_policy=removal,
         )

@@ -102,3 +102,15 @@ def test_sandbox_buckets_empty_themselves_on_destroy_and_production_keeps_them(t
         assert policies == {"Delete"} and len(auto_delete) == 3
     else:
         assert policies == {"Retain"} and auto_delete == {}
+
+
+def test_each_queue_problem_raises_one_alarm(template):
+    watched = [
+        (
+            a["Properties"]["MetricName"],
+            json.dumps(a["Properties"].get("Dimensions")),
+            a["Properties"]["ComparisonOperator"],
+        )
+        for a in resources_of(template, "AWS::CloudWatch::Alarm").values()
+    ]
+    assert len(watched) == len(set(watched))
