@@ -45,19 +45,24 @@ class Synthesized:
 
 
 def synthesize(profile: str, outdir: Path, **context: Any) -> Synthesized:
-    """Build the whole app for `profile` (without the nag plugin, run separately) and synth it."""
-    from app import build_app
+    """Build the whole app for `profile` (without the nag plugin, run separately) and synth it,
+    as the review tools do (tools/template_reader.py): cdk.json's feature flags, construct paths
+    in the metadata."""
+    from tools.template_reader import synthesize_app
 
-    # `python app.py` and cdk.App() do not read cdk.json; the CLI does. Pass its context so the
-    # tests see the same feature flags as `cdk synth`.
-    cdk_json = json.loads((ROOT / "cdk.json").read_text())["context"]
-    app = cdk.App(context={**cdk_json, "profile": profile, **context}, outdir=str(outdir))
-    build_app(app, nag=False)
-    return Synthesized(app=app, assembly=app.synth())
+    app, assembly = synthesize_app(profile, outdir, **context)
+    return Synthesized(app=app, assembly=cdk.cx_api.CloudAssembly(str(assembly.directory)))
 
 
 def masked(template: dict[str, Any]) -> dict[str, Any]:
-    """The template with asset hashes replaced, so that snapshots are stable across code edits."""
+    """The template with asset hashes replaced and construct paths dropped, so that snapshots
+    are stable across code edits and show infrastructure drift only."""
+    resources = {}
+    for logical_id, resource in template.get("Resources", {}).items():
+        metadata = {k: v for k, v in resource.get("Metadata", {}).items() if k != "aws:cdk:path"}
+        resource = {k: v for k, v in resource.items() if k != "Metadata"}
+        resources[logical_id] = {**resource, **({"Metadata": metadata} if metadata else {})}
+    template = {**template, "Resources": resources}
     return json.loads(_ASSET_HASH.sub("<asset-hash>", json.dumps(template, sort_keys=True)))
 
 
