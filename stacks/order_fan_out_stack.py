@@ -21,19 +21,19 @@ from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import Duration, RemovalPolicy
-from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from queue_patterns import AlarmTopic, LambdaQueueConsumer, QueueAlarms, QueueWithDeadLetter
 from queue_patterns.lambda_queue_consumer import RUNTIME
 
-from stacks.nag_acknowledgments import acknowledge_fan_out, acknowledge_subscription_dead_letter
+from stacks.keys import messaging_key
+from stacks.nag_acknowledgments import acknowledge_fan_out
 from stacks.profiles import Profile
 from stacks.profiles import log_retention as profile_log_retention
+from stacks.subscription_dead_letter import subscription_dead_letter
+from stacks.tables import grant_items, table
 
 LAMBDA_DIR = Path(__file__).resolve().parent.parent / "lambda"
 CONSUMER_TIMEOUT = Duration.seconds(10)
@@ -41,87 +41,16 @@ CONSUMER_TIMEOUT = Duration.seconds(10)
 CONSUMER_VISIBILITY = Duration.seconds(6 * 10)
 DEAD_LETTER_RETENTION = Duration.days(14)
 EVENT_TYPES = ["OrderPlaced", "OrderCancelled"]
-
-
-def messaging_key(scope: Construct, id_: str, purpose: str, removal: RemovalPolicy) -> kms.Key:
-    """A rotating customer-managed key. Topics and queues get separate keys: when SNS delivers
-    into a KMS-encrypted queue, CDK scopes the queue key's policy to the topic's ARN, and a
-    topic encrypted with that same key would make the two depend on each other."""
-    return kms.Key(
-        scope,
-        id_,
-        enable_key_rotation=True,
-        removal_policy=removal,
-        pending_window=Duration.days(7),  # a destroyed sandbox's key is gone within a week
-        description=f"Encrypts {purpose}",
-    )
-
-
-def subscription_dead_letter(
-    stack: cdk.Stack,
-    *,
-    fifo: bool,
-    key: kms.IKey | None,
-    removal: RemovalPolicy,
-    alarm_topic: sns.ITopic,
-) -> sqs.Queue:
-    """Where SNS parks what it could not deliver to a subscribed queue (a queue policy or key
-    mistake) after its retries, instead of dropping it; alarmed on one message. A FIFO topic's
-    subscriptions need a FIFO dead-letter queue."""
-    queue = sqs.Queue(
-        stack,
-        "SubscriptionDeadLetter",
-        fifo=True if fifo else None,
-        retention_period=DEAD_LETTER_RETENTION,
-        enforce_ssl=True,
-        removal_policy=removal,
-        encryption=sqs.QueueEncryption.KMS if key else sqs.QueueEncryption.SQS_MANAGED,
-        encryption_master_key=key,
-    )
-    QueueAlarms(
-        stack,
-        "DeliveryFailureAlarms",
-        queue=queue,
-        dead_letter_queue=queue,
-        alarm_topic=alarm_topic,
-        max_message_age=None,  # a dead-letter queue: any message alarms already
-        dead_letter_retention=DEAD_LETTER_RETENTION,
-    )
-    acknowledge_subscription_dead_letter(stack)
-    return queue
-
-
-def table(
-    scope: Construct,
-    id_: str,
-    partition: str,
-    *,
-    sort: str | None = None,
-    ttl: str | None = None,
-    removal: RemovalPolicy,
-    key: kms.IKey | None,
-) -> dynamodb.Table:
-    """An on-demand table with point-in-time recovery, encrypted with `key` when given."""
-    return dynamodb.Table(
-        scope,
-        id_,
-        partition_key=dynamodb.Attribute(name=partition, type=dynamodb.AttributeType.STRING),
-        sort_key=dynamodb.Attribute(name=sort, type=dynamodb.AttributeType.STRING)
-        if sort
-        else None,
-        billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-        point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-            point_in_time_recovery_enabled=True
-        ),
-        encryption=(
-            dynamodb.TableEncryption.CUSTOMER_MANAGED
-            if key
-            else dynamodb.TableEncryption.AWS_MANAGED
-        ),
-        encryption_key=key,
-        time_to_live_attribute=ttl,
-        removal_policy=removal,
-    )
+# The item actions each handler calls on its own table (TransactWriteItems is authorized as its
+# Put and Update parts). The audit trail is only ever added to: no UpdateItem, no DeleteItem.
+ITEM_ACTIONS = {
+    "Inventory": ["PutItem", "UpdateItem"],
+    "Payment": ["PutItem", "UpdateItem"],
+    "Shipping": ["PutItem"],
+    "Audit": ["PutItem"],
+}
+# What Powertools idempotency does with its records: read, claim, complete, release on failure.
+IDEMPOTENCY_ACTIONS = ["GetItem", "PutItem", "UpdateItem", "DeleteItem"]
 
 
 class OrderFanOutStack(cdk.Stack):
@@ -247,9 +176,14 @@ class OrderFanOutStack(cdk.Stack):
                 log_retention=retention,
                 removal_policy=removal,
             )
-            tables[unit].grant_read_write_data(consumer.function)
+            grant_items(tables[unit], consumer.function, ITEM_ACTIONS[unit])
             if unit != "Audit":
-                idempotency.grant_read_write_data(consumer.function)
+                grant_items(
+                    idempotency,
+                    consumer.function,
+                    IDEMPOTENCY_ACTIONS,
+                    key_prefix=unit.lower(),  # the consumer name its handler prefixes keys with
+                )
             self.consumers[unit] = consumer
 
         cdk.CfnOutput(

@@ -22,10 +22,12 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 from queue_patterns import AlarmTopic, LambdaQueueConsumer, QueueAlarms, QueueWithDeadLetter
 
+from stacks.keys import messaging_key
 from stacks.nag_acknowledgments import acknowledge_payment_ledger
-from stacks.order_fan_out_stack import messaging_key, subscription_dead_letter, table
 from stacks.profiles import Profile
 from stacks.profiles import log_retention as profile_log_retention
+from stacks.subscription_dead_letter import subscription_dead_letter
+from stacks.tables import grant_items, table
 
 LAMBDA_DIR = Path(__file__).resolve().parent.parent / "lambda"
 LEDGER_TIMEOUT = Duration.seconds(10)
@@ -107,7 +109,8 @@ class PaymentLedgerStack(cdk.Stack):
             log_retention=profile_log_retention(profile),
             removal_policy=removal,
         )
-        ledger.grant_read_write_data(consumer.function)
+        # The ledger reads a payment and advances it; it never creates or deletes one.
+        grant_items(ledger, consumer.function, ["GetItem", "UpdateItem"])
 
         cdk.CfnOutput(
             self,

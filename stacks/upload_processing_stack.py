@@ -17,15 +17,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import aws_cdk as cdk
-from aws_cdk import Duration, RemovalPolicy
+import jsii
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_s3_notifications as s3n
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from queue_patterns import AlarmTopic, LambdaQueueConsumer, QueueAlarms, QueueWithDeadLetter
 
+from stacks.keys import messaging_key
 from stacks.nag_acknowledgments import acknowledge_upload_processing
-from stacks.order_fan_out_stack import messaging_key
 from stacks.private_buckets import PrivateBuckets
 from stacks.profiles import Profile
 from stacks.profiles import log_retention as profile_log_retention
@@ -72,7 +73,7 @@ class UploadProcessingStack(cdk.Stack):
         )
         self.uploads.add_event_notification(
             s3.EventType.OBJECT_CREATED,
-            s3n.SqsDestination(self.tasks.queue),
+            UploadNotifications(self.tasks.queue),
             s3.NotificationKeyFilter(prefix=INCOMING_PREFIX),
         )
         QueueAlarms(
@@ -130,3 +131,50 @@ class UploadProcessingStack(cdk.Stack):
             cdk.CfnOutput(self, name, value=value)
 
         acknowledge_upload_processing(self, self.uploads, self.processed)
+
+
+@jsii.implements(s3.IBucketNotificationDestination)
+class UploadNotifications:
+    """S3 event notifications into an (encrypted) queue, granted no more than they need.
+
+    CDK's `SqsDestination` lets S3 call SendMessage, GetQueueAttributes and GetQueueUrl with
+    only an aws:SourceArn condition, and lets S3 use the queue's key with no condition at all.
+    A bucket ARN names no account and bucket names are reused after deletion, so AWS advises
+    aws:SourceAccount beside aws:SourceArn
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/grant-destinations-permissions-to-s3.html).
+    Here S3 may only SendMessage, and only for this bucket in this account, on the queue and
+    its key alike.
+    """
+
+    def __init__(self, queue: sqs.IQueue) -> None:
+        self.queue = queue
+
+    def bind(self, scope, bucket: s3.IBucket) -> s3.BucketNotificationDestinationConfig:
+        this_bucket = {
+            "ArnLike": {"aws:SourceArn": bucket.bucket_arn},
+            "StringEquals": {"aws:SourceAccount": Stack.of(scope).account},
+        }
+        s3_service = iam.ServicePrincipal("s3.amazonaws.com")
+        added = self.queue.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[s3_service],
+                actions=["sqs:SendMessage"],
+                resources=[self.queue.queue_arn],
+                conditions=this_bucket,
+            )
+        )
+        if self.queue.encryption_master_key is not None:
+            # SQS encrypts what S3 sends with a data key from the queue's key.
+            self.queue.encryption_master_key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    principals=[s3_service],
+                    actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                    resources=["*"],
+                    conditions=this_bucket,
+                )
+            )
+        return s3.BucketNotificationDestinationConfig(
+            arn=self.queue.queue_arn,
+            type=s3.BucketNotificationDestinationType.QUEUE,
+            dependencies=[added.policy_dependable] if added.policy_dependable else None,
+        )

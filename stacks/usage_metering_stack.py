@@ -22,8 +22,8 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 from queue_patterns import AlarmTopic, QueueAlarms, QueueWithDeadLetter, ScheduledQueueWorker
 
+from stacks.keys import messaging_key
 from stacks.nag_acknowledgments import acknowledge_usage_metering
-from stacks.order_fan_out_stack import messaging_key
 from stacks.private_buckets import PrivateBuckets
 from stacks.profiles import Profile
 from stacks.profiles import log_retention as profile_log_retention
@@ -73,9 +73,9 @@ class UsageMeteringStack(cdk.Stack):
             "UsageProducerPolicy",
             description="Send usage events to the usage queue, nothing else",
         )
-        self.usage.queue.grant_send_messages(self.producer_policy)
+        self.usage.grant_send(self.producer_policy)
         for account in producer_accounts:
-            self.usage.queue.grant_send_messages(iam.AccountPrincipal(account))
+            self.usage.grant_send(iam.AccountPrincipal(account))
         QueueAlarms(
             self,
             "UsageAlarms",
