@@ -35,8 +35,11 @@ def acknowledge_write_buffer(stack: cdk.Stack, profile: Profile) -> None:
         "Frontend/Api/CloudWatchRole",
         {
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-            "AmazonAPIGatewayPushToCloudWatchLogs]": "The AWS-maintained policy API Gateway documents for its account-level logging "
-            "role; it grants only CloudWatch Logs writes.",
+            "AmazonAPIGatewayPushToCloudWatchLogs]": "The AWS-maintained policy that API Gateway "
+            "documents for its account-wide logging role (https://docs.aws.amazon.com/apigateway/"
+            "latest/developerguide/set-up-logging.html). It is not only writes: it also reads and "
+            "lists log groups, streams and events (DescribeLogGroups, DescribeLogStreams, "
+            "GetLogEvents, FilterLogEvents) on every log group; only API Gateway can assume the role.",
         },
     )
     acknowledge_findings(
@@ -55,25 +58,6 @@ def acknowledge_write_buffer(stack: cdk.Stack, profile: Profile) -> None:
             "subnets and its security group admits only the workers' security group.",
         },
     )
-    acknowledge_findings(
-        stack,
-        "Workers/InstanceRole",
-        {
-            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
-            "AmazonSSMManagedInstanceCore]": "Session Manager replaces SSH (no key pair, no inbound rule); this AWS-maintained "
-            "policy is the documented minimum for the SSM agent and follows its API changes.",
-        },
-    )
-    if profile.customer_managed_keys:
-        acknowledge_findings(
-            stack,
-            "Frontend/SendRole/DefaultPolicy",
-            {
-                f"AwsSolutions-IAM5[Action::{action}]": "Scoped to the one data key that encrypts the queue: SQS needs a data key to "
-                "encrypt each message API Gateway sends (Queue.grant_send_messages)."
-                for action in ("kms:ReEncrypt*", "kms:GenerateDataKey*")
-            },
-        )
     if not profile.web_application_firewall:
         acknowledge_findings(
             stack,
@@ -191,14 +175,3 @@ def acknowledge_usage_metering(stack: cdk.Stack, batches, profile: Profile) -> N
             "run writes a new object whose name holds its time and a random id.",
         },
     )
-    if profile.customer_managed_keys:
-        acknowledge_findings(
-            stack,
-            "UsageProducerPolicy",
-            {
-                f"AwsSolutions-IAM5[Action::{action}]": "Scoped to the one key that encrypts the "
-                "usage queue: producers need data keys to send encrypted messages "
-                "(Queue.grant_send_messages)."
-                for action in ("kms:ReEncrypt*", "kms:GenerateDataKey*")
-            },
-        )

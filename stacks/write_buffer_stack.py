@@ -19,7 +19,6 @@ import aws_cdk as cdk
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_kms as kms
 from constructs import Construct
 from queue_patterns import (
     AlarmTopic,
@@ -32,6 +31,7 @@ from queue_patterns import (
     WorkerNetwork,
 )
 
+from stacks.keys import messaging_key
 from stacks.nag_acknowledgments import acknowledge_write_buffer
 from stacks.profiles import Profile
 from stacks.profiles import log_retention as profile_log_retention
@@ -70,14 +70,13 @@ class WriteBufferStack(cdk.Stack):
         removal = RemovalPolicy.RETAIN if profile.retain_data else RemovalPolicy.DESTROY
         log_retention = profile_log_retention(profile)
 
-        data_key = None
+        # Separate keys for the queue and the database: a grant to use one (the API role may
+        # encrypt what it sends) is no grant to read the other.
+        queue_key = database_key = None
         if profile.customer_managed_keys:
-            data_key = kms.Key(
-                self,
-                "DataKey",
-                description="Encrypts orders at rest: queue, dead letters, database, secret",
-                enable_key_rotation=True,
-                removal_policy=removal,
+            queue_key = messaging_key(self, "QueueKey", "orders in the queue and its DLQ", removal)
+            database_key = messaging_key(
+                self, "DatabaseKey", "the orders database, its snapshots and its secret", removal
             )
 
         network = WorkerNetwork(
@@ -88,7 +87,9 @@ class WriteBufferStack(cdk.Stack):
             flow_log_retention=log_retention,
             removal_policy=removal,
         )
-        alarms_topic = AlarmTopic(self, "Alarms", key_removal_policy=removal)
+        alarms_topic = AlarmTopic(
+            self, "Alarms", auto_scaling_notifications=True, key_removal_policy=removal
+        )
 
         orders = QueueWithDeadLetter(
             self,
@@ -96,7 +97,7 @@ class WriteBufferStack(cdk.Stack):
             visibility_timeout=VISIBILITY_TIMEOUT,
             max_receive_count=MAX_RECEIVE_COUNT,
             dead_letter_retention_period=DEAD_LETTER_RETENTION,
-            encryption_key=data_key,
+            encryption_key=queue_key,
             removal_policy=removal,
         )
         api = RestApiToQueue(
@@ -119,7 +120,7 @@ class WriteBufferStack(cdk.Stack):
             multi_az=profile.multi_az,
             deletion_protection=profile.deletion_protection,
             backup_retention=Duration.days(profile.backup_retention_days),
-            storage_encryption_key=data_key,
+            storage_encryption_key=database_key,
             performance_insights=profile.customer_managed_keys,
             rotate_secret=profile.rotate_database_secret,
             rotation_subnets=network.worker_subnets if profile.rotate_database_secret else None,

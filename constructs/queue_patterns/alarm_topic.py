@@ -1,9 +1,20 @@
 """An SNS topic for alarms that CloudWatch can publish to: KMS-encrypted and TLS-only.
 
-Why a construct: an encrypted topic is what a reviewer asks for, but CloudWatch alarms cannot
-publish to a topic encrypted with the AWS-managed `alias/aws/sns` key (its policy cannot be
-changed to admit cloudwatch.amazonaws.com), so alarms fail silently. This topic gets a
-customer-managed key whose policy lets CloudWatch use it, scoped to this account.
+Why a construct: two quiet mistakes stop alarm notifications while everything deploys green.
+- The key: CloudWatch cannot publish to a topic encrypted with the AWS-managed `alias/aws/sns`
+  key (its policy cannot be changed to admit cloudwatch.amazonaws.com). This topic gets a
+  customer-managed key whose policy lets CloudWatch use it, for this account's alarms only.
+- The topic policy: a topic policy replaces SNS's default policy. CDK's `enforce_ssl` writes
+  one that holds only the TLS Deny, and then nothing allows cloudwatch.amazonaws.com to
+  `sns:Publish` ("no resource-based policy allows the SNS:Publish action"). This topic's policy
+  allows CloudWatch, scoped with aws:SourceAccount and aws:SourceArn to this account's alarms
+  (https://docs.aws.amazon.com/sns/latest/dg/sns-access-policy-use-cases.html), beside the TLS
+  Deny.
+Auto Scaling group notifications come from the Auto Scaling service-linked role, which may
+publish through its own policy but has no access to customer-managed keys
+(https://docs.aws.amazon.com/autoscaling/ec2/userguide/key-policy-requirements-EBS-encryption.html
+says so for its EBS keys): `auto_scaling_notifications=True` lets that role use the key.
+tools/access_wiring.py proves each of these paths with an IAM policy simulator.
 
 Copy this file into any CDK app: it imports only `aws_cdk` and `constructs`.
 """
@@ -27,6 +38,7 @@ class AlarmTopic(Construct):
 
     Props:
         email_subscribers: addresses to subscribe (each must confirm by email).
+        auto_scaling_notifications: let Auto Scaling groups' launch/terminate notifications through the key.
         key_removal_policy: what `cdk destroy` does to the topic's KMS key.
     """
 
@@ -36,6 +48,7 @@ class AlarmTopic(Construct):
         id_: str,
         *,
         email_subscribers: Sequence[str] = (),
+        auto_scaling_notifications: bool = False,
         key_removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, id_)
@@ -53,15 +66,54 @@ class AlarmTopic(Construct):
             # When removal is DESTROY, the shortest wait KMS allows before the key is deleted.
             pending_window=Duration.days(7),
         )
+        stack = Stack.of(self)
+        # Only this account's alarms: CloudWatch sends aws:SourceAccount and aws:SourceArn
+        # (the alarm) with the request, so another account's alarm cannot use this topic.
+        this_accounts_alarms = {
+            "StringEquals": {"aws:SourceAccount": stack.account},
+            "ArnLike": {
+                "aws:SourceArn": f"arn:{stack.partition}:cloudwatch:{stack.region}:"
+                f"{stack.account}:alarm:*"
+            },
+        }
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
-                sid="AllowCloudWatchAlarmsToPublish",
+                sid="AllowCloudWatchAlarmsToUseTheKey",
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],
-                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
+                conditions=this_accounts_alarms,
             )
         )
+        if auto_scaling_notifications:
+            # Named by condition, not as the principal: a key policy naming a role that does not
+            # exist yet (a new account's first Auto Scaling group creates it) fails to deploy.
+            self.key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="AllowAutoScalingNotificationsToUseTheKey",
+                    principals=[iam.AnyPrincipal()],
+                    actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                    resources=["*"],
+                    conditions={
+                        "StringEquals": {
+                            "aws:PrincipalArn": f"arn:{stack.partition}:iam::{stack.account}:role/"
+                            "aws-service-role/autoscaling.amazonaws.com/"
+                            "AWSServiceRoleForAutoScaling",
+                            "kms:CallerAccount": stack.account,
+                            "kms:ViaService": f"sns.{stack.region}.amazonaws.com",
+                        }
+                    },
+                )
+            )
         self.topic = sns.Topic(self, "Topic", master_key=self.key, enforce_ssl=True)
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarmsToPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions=this_accounts_alarms,
+            )
+        )
         for address in email_subscribers:
             self.topic.add_subscription(subscriptions.EmailSubscription(address))

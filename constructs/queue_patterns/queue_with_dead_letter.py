@@ -10,7 +10,8 @@ Copy this file into any CDK app: it imports only `aws_cdk` and `constructs`.
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -22,7 +23,8 @@ class QueueWithDeadLetter(Construct):
     """A source queue whose failures land in a longer-lived dead-letter queue.
 
     Attributes: `queue` (consume and send here), `dead_letter_queue` (alarm on it, redrive from it),
-    `max_receive_count` (receives before a message is dead-lettered).
+    `max_receive_count` (receives before a message is dead-lettered). `grant_send(grantee)` lets
+    a producer send and nothing else.
 
     Props:
         max_receive_count: receives before SQS moves a message to the DLQ (1..1000).
@@ -95,6 +97,32 @@ class QueueWithDeadLetter(Construct):
             **fifo_props,
             **encryption,
         )
+
+    def grant_send(self, grantee: iam.IGrantable) -> None:
+        """Let `grantee` (a role, a managed policy, another account) send to the queue and do
+        nothing else: `sqs:SendMessage`, and on a KMS-encrypted queue the two key actions a
+        producer needs, `kms:GenerateDataKey` and `kms:Decrypt`
+        (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html),
+        usable only through SQS. CDK's `grant_send_messages` adds queue reads and
+        `kms:Encrypt`/`kms:ReEncrypt*` on top."""
+        iam.Grant.add_to_principal_or_resource(
+            grantee=grantee,
+            actions=["sqs:SendMessage"],
+            resource_arns=[self.queue.queue_arn],
+            resource=self.queue,
+        )
+        key = self.queue.encryption_master_key
+        if key is not None:
+            iam.Grant.add_to_principal_or_resource(
+                grantee=grantee,
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resource_arns=[key.key_arn],
+                resource_self_arns=["*"],
+                resource=key,
+                conditions={
+                    "StringEquals": {"kms:ViaService": f"sqs.{Stack.of(self).region}.amazonaws.com"}
+                },
+            )
 
 
 def _validate(

@@ -120,9 +120,23 @@ class QueueWorkerFleet(Construct):
             "InstanceRole",
             assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
             description="Queue worker instances: consume the queue, ship logs, Session Manager",
-            managed_policies=[
-                iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSSMManagedInstanceCore")
-            ],
+        )
+        # Session Manager instead of SSH, with only what its agent needs
+        # (https://docs.aws.amazon.com/systems-manager/latest/userguide/getting-started-create-iam-instance-profile.html).
+        # Not AmazonSSMManagedInstanceCore: that also lets every worker read every SSM
+        # parameter in the account (ssm:GetParameter(s) on *) and run SSM documents.
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="SessionManager",
+                actions=[
+                    "ssm:UpdateInstanceInformation",
+                    "ssmmessages:CreateControlChannel",
+                    "ssmmessages:CreateDataChannel",
+                    "ssmmessages:OpenControlChannel",
+                    "ssmmessages:OpenDataChannel",
+                ],
+                resources=["*"],
+            )
         )
         queue.grant_consume_messages(self.role)
         self.log_group.grant_write(self.role)
@@ -235,6 +249,14 @@ class QueueWorkerFleet(Construct):
                     ],
                 )
             ],
+        )
+        Validations.of(self.role.node.find_child("DefaultPolicy")).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::*]",
+                reason="Session Manager only: the ssmmessages channel actions have no resource "
+                "type, and AWS's minimal Session Manager instance policy grants "
+                "ssm:UpdateInstanceInformation on *; no parameter, document or command access",
+            )
         )
         Validations.of(health_policy).acknowledge(
             Acknowledgment(

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aws_cdk import Aws, RemovalPolicy
+from aws_cdk import Aws, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
@@ -136,7 +136,23 @@ class RestApiToQueue(Construct):
             assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
             description="Lets API Gateway send validated request bodies to the queue, nothing else",
         )
-        queue.grant_send_messages(send_role)
+        # SendMessage only (no queue reads), and on an encrypted queue only the two key actions
+        # SQS needs to encrypt what it is sent, only through SQS.
+        send_role.add_to_policy(
+            iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[queue.queue_arn])
+        )
+        if queue.encryption_master_key is not None:
+            send_role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                    resources=[queue.encryption_master_key.key_arn],
+                    conditions={
+                        "StringEquals": {
+                            "kms:ViaService": f"sqs.{Stack.of(self).region}.amazonaws.com"
+                        }
+                    },
+                )
+            )
 
         model = apigw.Model(
             self,
