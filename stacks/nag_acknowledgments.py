@@ -58,13 +58,24 @@ def acknowledge_write_buffer(stack: cdk.Stack, profile: Profile) -> None:
             "subnets and its security group admits only the workers' security group.",
         },
     )
+    if profile.database_monitoring_seconds:
+        acknowledge_findings(
+            stack,
+            "Database/Instance/MonitoringRole",
+            {
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AmazonRDSEnhancedMonitoringRole]": "The AWS-maintained policy RDS documents for "
+                "Enhanced Monitoring (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/"
+                "USER_Monitoring.OS.Enabling.html): it creates and writes only log groups named "
+                "RDS* (RDSOSMetrics), and only RDS can assume the role.",
+            },
+        )
     if not profile.web_application_firewall:
         acknowledge_findings(
             stack,
             "Frontend/Api/DeploymentStage.v1",
             {
-                "AwsSolutions-APIG3": "Sandbox profile: a web ACL costs ~$5/month plus per-rule fees; IAM "
-                "authorization and stage throttling still apply. Production attaches one.",
+                "AwsSolutions-APIG3": profile.trade_offs["no web ACL"],
             },
         )
     if not profile.rotate_database_secret:
@@ -72,8 +83,7 @@ def acknowledge_write_buffer(stack: cdk.Stack, profile: Profile) -> None:
             stack,
             "Database/Instance/Secret",
             {
-                "AwsSolutions-SMG4": "Sandbox profile: rotation needs a rotation Lambda in subnets with a route to "
-                "Secrets Manager (NAT), which the sandbox omits; production rotates every 30 days.",
+                "AwsSolutions-SMG4": profile.trade_offs["no secret rotation"],
             },
         )
     if not profile.multi_az:
@@ -81,8 +91,7 @@ def acknowledge_write_buffer(stack: cdk.Stack, profile: Profile) -> None:
             stack,
             "Database/Instance",
             {
-                "AwsSolutions-RDS3": "Sandbox profile: a single-AZ instance halves the cost of a stack that lives for "
-                "hours; the queue buffers writes through an outage. Production is Multi-AZ.",
+                "AwsSolutions-RDS3": profile.trade_offs["single-AZ database"],
             },
         )
     if not profile.deletion_protection:
@@ -90,8 +99,7 @@ def acknowledge_write_buffer(stack: cdk.Stack, profile: Profile) -> None:
             stack,
             "Database/Instance",
             {
-                "AwsSolutions-RDS10": "Sandbox profile: `cdk destroy` must remove everything it created. Production "
-                "enables deletion protection.",
+                "AwsSolutions-RDS10": profile.trade_offs["no deletion protection"],
             },
         )
 

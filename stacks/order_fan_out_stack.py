@@ -28,7 +28,7 @@ from constructs import Construct
 from queue_patterns import AlarmTopic, LambdaQueueConsumer, QueueAlarms, QueueWithDeadLetter
 from queue_patterns.lambda_queue_consumer import RUNTIME
 
-from stacks.keys import messaging_key
+from stacks.keys import logs_key, messaging_key
 from stacks.nag_acknowledgments import acknowledge_fan_out
 from stacks.profiles import Profile
 from stacks.profiles import log_retention as profile_log_retention
@@ -69,6 +69,7 @@ class OrderFanOutStack(cdk.Stack):
             else None
         )
         alarms = AlarmTopic(self, "Alarms", key_removal_policy=removal)
+        log_key = logs_key(self, "LogsKey", removal) if profile.customer_managed_keys else None
 
         self.topic = sns.Topic(
             self, "OrdersTopic", master_key=topic_key, enforce_ssl=True, display_name="Order events"
@@ -174,6 +175,7 @@ class OrderFanOutStack(cdk.Stack):
                 alarm_topic=alarms.topic,
                 dead_letter_alarm=False,  # QueueAlarms watches the DLQ and its expiry
                 log_retention=retention,
+                log_encryption_key=log_key,
                 removal_policy=removal,
             )
             grant_items(tables[unit], consumer.function, ITEM_ACTIONS[unit])

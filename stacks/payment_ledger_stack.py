@@ -22,7 +22,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 from queue_patterns import AlarmTopic, LambdaQueueConsumer, QueueAlarms, QueueWithDeadLetter
 
-from stacks.keys import messaging_key
+from stacks.keys import logs_key, messaging_key
 from stacks.nag_acknowledgments import acknowledge_payment_ledger
 from stacks.profiles import Profile
 from stacks.profiles import log_retention as profile_log_retention
@@ -47,6 +47,7 @@ class PaymentLedgerStack(cdk.Stack):
             else None
         )
         alarms = AlarmTopic(self, "Alarms", key_removal_policy=removal)
+        log_key = logs_key(self, "LogsKey", removal) if profile.customer_managed_keys else None
 
         self.topic = sns.Topic(
             self,
@@ -107,6 +108,7 @@ class PaymentLedgerStack(cdk.Stack):
             alarm_topic=alarms.topic,
             dead_letter_alarm=False,  # QueueAlarms watches the DLQ and its expiry
             log_retention=profile_log_retention(profile),
+            log_encryption_key=log_key,
             removal_policy=removal,
         )
         # The ledger reads a payment and advances it; it never creates or deletes one.

@@ -23,6 +23,7 @@ class PrivateBuckets(Construct):
     def __init__(self, scope: Construct, id_: str, *, profile: Profile, key: kms.IKey | None):
         super().__init__(scope, id_)
         self._key = key
+        self._retain = profile.retain_data
         self._common = dict(
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
@@ -40,7 +41,16 @@ class PrivateBuckets(Construct):
             **self._common,
         )
 
-    def bucket(self, id_: str, *, lifecycle_rules: Sequence[s3.LifecycleRule] = ()) -> s3.Bucket:
+    def bucket(
+        self, id_: str, *, lifecycle_rules: Sequence[s3.LifecycleRule] = (), results: bool = False
+    ) -> s3.Bucket:
+        """A private bucket. `results=True` for a bucket that keeps what the pattern produced:
+        where the profile retains data it is versioned, so an overwrite or delete can be undone,
+        and old versions expire after 30 days so that they do not pile up."""
+        versioned = results and self._retain
+        rules = list(lifecycle_rules)
+        if versioned:
+            rules.append(s3.LifecycleRule(noncurrent_version_expiration=Duration.days(30)))
         return s3.Bucket(
             self,
             id_,
@@ -49,6 +59,7 @@ class PrivateBuckets(Construct):
             encryption=s3.BucketEncryption.KMS if self._key else s3.BucketEncryption.S3_MANAGED,
             encryption_key=self._key,
             bucket_key_enabled=bool(self._key) or None,
-            lifecycle_rules=list(lifecycle_rules) or None,
+            lifecycle_rules=rules or None,
+            versioned=versioned or None,
             **self._common,
         )

@@ -7,7 +7,9 @@ between a throwaway sandbox and a production deployment here and nowhere else.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,12 @@ class Profile:
     web_application_firewall: bool
     # Database credentials rotation needs a rotation Lambda plus a Secrets Manager endpoint.
     rotate_database_secret: bool
+    # RDS Enhanced Monitoring (OS metrics every N seconds, 0 = off) bills CloudWatch Logs
+    # ingestion of its metrics.
+    database_monitoring_seconds: int
+    # What this profile gives up that a security scanner or a reviewer will flag, each with its
+    # reason, stated once here; the cdk-nag acknowledgments quote these texts.
+    trade_offs: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
 SANDBOX = Profile(
@@ -55,6 +63,34 @@ SANDBOX = Profile(
     log_retention_days=7,
     web_application_firewall=False,
     rotate_database_secret=False,
+    database_monitoring_seconds=0,
+    trade_offs=MappingProxyType(
+        {
+            "public worker IPs": "Workers run in public subnets with a public IPv4 address so that "
+            "they reach AWS APIs without a NAT gateway (~$32/month each plus data processing, "
+            "https://aws.amazon.com/vpc/pricing/); their security group admits no inbound "
+            "traffic at all. Production runs them in private subnets behind NAT.",
+            "AWS-managed keys": "Queues use SQS-managed encryption, tables DynamoDB's AWS-owned "
+            "key, buckets S3-managed keys and the database the aws/rds key: encrypted at rest, "
+            "under key policies AWS controls, at no key cost (a customer-managed key is $1/month, "
+            "https://aws.amazon.com/kms/pricing/). Alarm topics keep a customer-managed key "
+            "because CloudWatch cannot publish to a topic under aws/sns. Production uses "
+            "customer-managed, rotating keys with auditable policies.",
+            "single-AZ database": "A single-AZ instance costs half of Multi-AZ for a stack that "
+            "lives for hours; the queue buffers writes through an outage or a reboot. Production "
+            "is Multi-AZ.",
+            "no deletion protection": "`cdk destroy` must remove everything it created. "
+            "Production enables deletion protection and retains its data.",
+            "no versioning": "Result buckets are not versioned: a sandbox's outputs are "
+            "throwaway and `cdk destroy` empties them. Production versions them and expires old "
+            "versions after 30 days.",
+            "no web ACL": "A WAF web ACL costs ~$5/month plus per-rule fees "
+            "(https://aws.amazon.com/waf/pricing/); IAM authorization and stage throttling still "
+            "apply. Production attaches one, with logging.",
+            "no secret rotation": "Rotation needs a rotation Lambda in subnets with a route to "
+            "Secrets Manager (NAT), which the sandbox omits; production rotates every 30 days.",
+        }
+    ),
 )
 
 PRODUCTION = Profile(
@@ -73,6 +109,7 @@ PRODUCTION = Profile(
     log_retention_days=365,
     web_application_firewall=True,
     rotate_database_secret=True,
+    database_monitoring_seconds=60,
 )
 
 # CloudWatch Logs accepts only these retention periods.

@@ -25,7 +25,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from queue_patterns import AlarmTopic, LambdaQueueConsumer, QueueAlarms, QueueWithDeadLetter
 
-from stacks.keys import messaging_key
+from stacks.keys import logs_key, messaging_key
 from stacks.nag_acknowledgments import acknowledge_upload_processing
 from stacks.private_buckets import PrivateBuckets
 from stacks.profiles import Profile
@@ -54,6 +54,7 @@ class UploadProcessingStack(cdk.Stack):
             else (None, None)
         )
         alarms = AlarmTopic(self, "Alarms", key_removal_policy=removal)
+        log_key = logs_key(self, "LogsKey", removal) if profile.customer_managed_keys else None
 
         buckets = PrivateBuckets(self, "Buckets", profile=profile, key=bucket_key)
         # Originals are only needed until processed; a week covers a DLQ investigation.
@@ -61,7 +62,7 @@ class UploadProcessingStack(cdk.Stack):
             "Uploads",
             lifecycle_rules=[s3.LifecycleRule(prefix=INCOMING_PREFIX, expiration=Duration.days(7))],
         )
-        self.processed = buckets.bucket("Processed")
+        self.processed = buckets.bucket("Processed", results=True)
 
         self.tasks = QueueWithDeadLetter(
             self,
@@ -104,6 +105,7 @@ class UploadProcessingStack(cdk.Stack):
             alarm_topic=alarms.topic,
             dead_letter_alarm=False,  # QueueAlarms watches the DLQ and its expiry
             log_retention=profile_log_retention(profile),
+            log_encryption_key=log_key,
             removal_policy=removal,
         )
         # Exactly the two object operations the processor performs, instead of the bucket

@@ -22,7 +22,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 from queue_patterns import AlarmTopic, QueueAlarms, QueueWithDeadLetter, ScheduledQueueWorker
 
-from stacks.keys import messaging_key
+from stacks.keys import logs_key, messaging_key
 from stacks.nag_acknowledgments import acknowledge_usage_metering
 from stacks.private_buckets import PrivateBuckets
 from stacks.profiles import Profile
@@ -58,6 +58,7 @@ class UsageMeteringStack(cdk.Stack):
             else (None, None)
         )
         alarms = AlarmTopic(self, "Alarms", key_removal_policy=removal)
+        log_key = logs_key(self, "LogsKey", removal) if profile.customer_managed_keys else None
 
         self.usage = QueueWithDeadLetter(
             self,
@@ -87,7 +88,7 @@ class UsageMeteringStack(cdk.Stack):
         )
 
         buckets = PrivateBuckets(self, "Buckets", profile=profile, key=bucket_key)
-        self.batches = buckets.bucket("Batches")
+        self.batches = buckets.bucket("Batches", results=True)
         batcher = ScheduledQueueWorker(
             self,
             "Batcher",
@@ -101,6 +102,7 @@ class UsageMeteringStack(cdk.Stack):
             environment={"BATCH_BUCKET": self.batches.bucket_name, "MAX_MESSAGES": "5000"},
             alarm_topic=alarms.topic,
             log_retention=profile_log_retention(profile),
+            log_encryption_key=log_key,
             removal_policy=removal,
         )
         batcher.role.add_to_policy(

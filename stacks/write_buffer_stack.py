@@ -31,7 +31,7 @@ from queue_patterns import (
     WorkerNetwork,
 )
 
-from stacks.keys import messaging_key
+from stacks.keys import logs_key, messaging_key
 from stacks.nag_acknowledgments import acknowledge_write_buffer
 from stacks.profiles import Profile
 from stacks.profiles import log_retention as profile_log_retention
@@ -78,6 +78,7 @@ class WriteBufferStack(cdk.Stack):
             database_key = messaging_key(
                 self, "DatabaseKey", "the orders database, its snapshots and its secret", removal
             )
+        log_key = logs_key(self, "LogsKey", removal) if profile.customer_managed_keys else None
 
         network = WorkerNetwork(
             self,
@@ -85,6 +86,7 @@ class WriteBufferStack(cdk.Stack):
             max_azs=profile.max_azs,
             nat_gateways=profile.nat_gateways,
             flow_log_retention=log_retention,
+            log_encryption_key=log_key,
             removal_policy=removal,
         )
         alarms_topic = AlarmTopic(
@@ -108,6 +110,7 @@ class WriteBufferStack(cdk.Stack):
             resource_path="orders",
             web_application_firewall=profile.web_application_firewall,
             log_retention=log_retention,
+            log_encryption_key=log_key,
             removal_policy=removal,
         )
         database = PostgresDatabase(
@@ -122,9 +125,13 @@ class WriteBufferStack(cdk.Stack):
             backup_retention=Duration.days(profile.backup_retention_days),
             storage_encryption_key=database_key,
             performance_insights=profile.customer_managed_keys,
+            monitoring_interval=Duration.seconds(profile.database_monitoring_seconds)
+            if profile.database_monitoring_seconds
+            else None,
             rotate_secret=profile.rotate_database_secret,
             rotation_subnets=network.worker_subnets if profile.rotate_database_secret else None,
             log_retention=log_retention,
+            log_encryption_key=log_key,
             removal_policy=removal if profile.retain_data else RemovalPolicy.DESTROY,
         )
         workers = QueueWorkerFleet(
@@ -149,6 +156,7 @@ class WriteBufferStack(cdk.Stack):
             scaling=worker_scaling,
             notifications_topic=alarms_topic.topic,
             log_retention=log_retention,
+            log_encryption_key=log_key,
             removal_policy=removal,
         )
         database.allow_from(workers.security_group, "Write-buffer workers")

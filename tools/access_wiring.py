@@ -316,7 +316,12 @@ def simulate(pairs: Sequence[tuple[AccessModel, Request]]) -> list[Verdict]:
         )
     answers = json.loads(process.stdout)
     return [
-        Verdict(request=request, result=a["result"], deciding=a["deciding"], errors=a["errors"])
+        Verdict(
+            request=request,
+            result=a["result"],
+            deciding=a["deciding"],
+            errors=a["errors"],
+        )
         for (_, request), a in zip(pairs, answers, strict=True)
     ]
 
@@ -440,6 +445,7 @@ def wiring_requests(model: AccessModel) -> list[Request]:
     requests += _schedule_requests(model)
     requests += _auto_scaling_notification_requests(model)
     requests += _log_requests(model)
+    requests += _log_key_requests(model)
     requests += _foreign_account_requests(model)
     requests += _unwired_requests(model)
     assert all(r.principal for r in requests), t.stack_id
@@ -641,6 +647,33 @@ def _log_requests(model: AccessModel) -> list[Request]:
     return requests
 
 
+def _log_key_requests(model: AccessModel) -> list[Request]:
+    """CloudWatch Logs encrypts a log group with its key, for that log group only: the service
+    names the log group in the encryption context
+    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html)."""
+    t = model.template
+    requests = []
+    for group in t.of_type("AWS::Logs::LogGroup"):
+        if "KmsKeyId" not in group.properties:
+            continue
+        key = t.resource_named(group.properties["KmsKeyId"])
+        arn = model.arn(group).removesuffix(":*")
+        service = f"logs.{t.region}.amazonaws.com"
+        why = f"CloudWatch Logs encrypts {group.path}"
+        for action in ("kms:GenerateDataKey", "kms:Decrypt", "kms:Encrypt"):
+            request = Request(why, service, action, model.arn(key)).with_context(
+                kms__EncryptionContext__aws__logs__arn=arn
+            )
+            foreign = arn.replace(f":{ACCOUNT}:", f":{FOREIGN_ACCOUNT}:")
+            requests += [
+                request,
+                replace(
+                    request, why=f"{why}, for another account's log group", expect=DENIED
+                ).with_context(kms__EncryptionContext__aws__logs__arn=foreign),
+            ]
+    return requests
+
+
 def _foreign_account_requests(model: AccessModel) -> list[Request]:
     """Another account, however much its own policies allow, reaches nothing here."""
     t = model.template
@@ -756,35 +789,53 @@ def _unique(requests: Iterable[Request]) -> list[Request]:
 
 def check_app(
     profiles: Sequence[str], stacks: Sequence[str] = ()
-) -> dict[tuple[str, str], list[Verdict]]:
-    """Synthesize each profile and evaluate every stack's requests: {(profile, stack): verdicts}."""
+) -> dict[tuple[str, str], tuple[AccessModel, list[Verdict]]]:
+    """Synthesize each profile and evaluate every stack's requests in one engine run:
+    {(profile, stack): (model, verdicts)}."""
     pairs: list[tuple[AccessModel, Request]] = []
     owners: list[tuple[str, str]] = []
+    models: dict[tuple[str, str], AccessModel] = {}
     for profile in profiles:
         assembly = synthesize(profile)
         for stack_id, template in assembly.stacks.items():
             if stacks and stack_id not in stacks:
                 continue
             model, requests = check_stack(template, profile)
+            models[(profile, stack_id)] = model
             pairs += [(model, r) for r in requests]
             owners += [(profile, stack_id)] * len(requests)
-    verdicts: dict[tuple[str, str], list[Verdict]] = {}
+    verdicts: dict[tuple[str, str], list[Verdict]] = {owner: [] for owner in models}
     for owner, verdict in zip(owners, simulate(pairs), strict=True):
-        verdicts.setdefault(owner, []).append(verdict)
-    return verdicts
+        verdicts[owner].append(verdict)
+    return {owner: (models[owner], verdicts[owner]) for owner in models}
 
 
-def who_can_do_what(verdicts: Sequence[Verdict]) -> str:
-    """A reviewer's table: for each principal, what it may do (and the refusals checked)."""
+def who_can_do_what(model: AccessModel, verdicts: Sequence[Verdict]) -> str:
+    """A reviewer's table: for each principal, what it may do and the refusals checked, named
+    by construct path where the resource is this stack's."""
+    names = {
+        model.arn(r): r.path.removesuffix("/Resource") for r in model.template.resources.values()
+    }
+    names |= {
+        arn: model.template.resources[lid].path.removesuffix("/Resource")
+        for lid, arn in model.roles.items()
+    }
+
+    def name(arn: str) -> str:
+        base = arn.split("/", 1)[0] if arn.startswith("arn:aws:s3:::") else arn
+        if base in names and base != arn:
+            return f"{names[base]}/{arn.split('/', 1)[1]}"
+        return names.get(arn, _short(arn))
+
     rows: dict[str, dict[str, set[str]]] = {}
     for v in verdicts:
         r = v.request
         if dict(r.context).get("aws:SecureTransport") == "false":
-            continue
-        principal = _short(r.principal)
+            continue  # every TLS twin is refused; the table would only repeat it
         kind = "may" if v.result == ALLOWED else "may not"
-        rows.setdefault(principal, {}).setdefault(kind, set()).add(
-            f"{r.action} {_short(r.resource)}"
+        qualifier = r.why.rsplit(", ", 1)[-1] if ", for another" in r.why else ""
+        rows.setdefault(name(r.principal), {}).setdefault(kind, set()).add(
+            f"{r.action} {name(r.resource)}" + (f" ({qualifier})" if qualifier else "")
         )
     lines = []
     for principal in sorted(rows):
@@ -801,8 +852,6 @@ def _short(arn: str) -> str:
         return arn
     parts = arn.split(":", 5)
     resource = parts[5]
-    for prefix in ("role/", "key/", "function:", "table/", "alarm:", "rule/"):
-        resource = resource.replace(prefix, "")
     if parts[4] not in ("", ACCOUNT):
         resource = f"{resource} (account {parts[4]})"
     return f"{parts[2]}:{resource}"
@@ -816,17 +865,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = parser.parse_args(argv)
     verdicts = check_app(options.profile or ["sandbox", "production"], options.stack)
     failed = 0
-    for (profile, stack), results in verdicts.items():
+    for (profile, stack), (model, results) in verdicts.items():
         bad = [v for v in results if not v.ok]
         failed += len(bad)
         print(f"\n== {stack} ({profile}): {len(results)} requests, {len(bad)} not as expected")
         for v in bad:
             print(v.explain())
         if not options.failures_only:
-            print(who_can_do_what(results))
-    print(
-        f"\n{sum(len(v) for v in verdicts.values())} requests evaluated, {failed} not as expected"
-    )
+            print(who_can_do_what(model, results))
+    total = sum(len(results) for _, results in verdicts.values())
+    print(f"\n{total} requests evaluated, {failed} not as expected")
     return 1 if failed else 0
 
 

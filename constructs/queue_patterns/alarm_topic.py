@@ -63,8 +63,9 @@ class AlarmTopic(Construct):
             description="Encrypts the alarm topic; lets CloudWatch alarms publish to it",
             enable_key_rotation=True,
             removal_policy=key_removal_policy,
-            # When removal is DESTROY, the shortest wait KMS allows before the key is deleted.
-            pending_window=Duration.days(7),
+            # The shortest wait KMS allows when `cdk destroy` deletes the key, the longest when it is
+            # kept (a deletion scheduled by hand can then be noticed and cancelled).
+            pending_window=Duration.days(7 if key_removal_policy == RemovalPolicy.DESTROY else 30),
         )
         stack = Stack.of(self)
         # Only this account's alarms: CloudWatch sends aws:SourceAccount and aws:SourceArn

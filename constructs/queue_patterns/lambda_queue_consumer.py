@@ -30,6 +30,7 @@ from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_logs as logs
@@ -72,6 +73,7 @@ class LambdaQueueConsumer(Construct):
         max_message_age: alarm when the oldest message waits longer than this (>= 60 s); None: no age alarm (QueueAlarms has one).
         dead_letter_alarm: alarm on the first message in the queue's DLQ; False when QueueAlarms already does.
         log_retention: the function's log retention.
+        log_encryption_key: customer-managed KMS key for the log group; None: CloudWatch Logs' own encryption.
         removal_policy: what `cdk destroy` does to the log group.
     """
 
@@ -97,6 +99,7 @@ class LambdaQueueConsumer(Construct):
         max_message_age: Duration | None = Duration.minutes(5),
         dead_letter_alarm: bool = True,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+        log_encryption_key: kms.IKey | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, id_)
@@ -116,7 +119,11 @@ class LambdaQueueConsumer(Construct):
         )
 
         self.log_group = logs.LogGroup(
-            self, "Logs", retention=log_retention, removal_policy=removal_policy
+            self,
+            "Logs",
+            retention=log_retention,
+            encryption_key=log_encryption_key,
+            removal_policy=removal_policy,
         )
         # Its own role with only its own log group, instead of AWSLambdaBasicExecutionRole's
         # logs:* on every log group in the account.

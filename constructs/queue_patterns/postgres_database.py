@@ -42,6 +42,8 @@ class PostgresDatabase(Construct):
         rotate_secret: rotate the generated secret every 30 days.
         rotation_subnets: subnets for the rotation Lambda; required with `rotate_secret`.
         log_retention: retention of the exported PostgreSQL log.
+        log_encryption_key: customer-managed KMS key for the exported log; None: CloudWatch Logs' own encryption.
+        monitoring_interval: Enhanced Monitoring (OS metrics) every 1, 5, 10, 15, 30 or 60 s; None: off.
         removal_policy: what `cdk destroy` does to the instance (SNAPSHOT, RETAIN or DESTROY).
         instance_identifier: the DB instance name; default `<stack name>-<construct id>`, lowercased.
     """
@@ -64,6 +66,8 @@ class PostgresDatabase(Construct):
         rotate_secret: bool = False,
         rotation_subnets: ec2.SubnetSelection | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+        log_encryption_key: kms.IKey | None = None,
+        monitoring_interval: Duration | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.SNAPSHOT,
         instance_identifier: str | None = None,
     ) -> None:
@@ -84,6 +88,18 @@ class PostgresDatabase(Construct):
                 f"{name}.backup_retention: {backup_retention.to_days()} days is outside 1..35; "
                 "0 would turn off point-in-time recovery"
             )
+        if monitoring_interval is not None and monitoring_interval.to_seconds() not in (
+            1,
+            5,
+            10,
+            15,
+            30,
+            60,
+        ):
+            raise ValueError(
+                f"{name}.monitoring_interval: {monitoring_interval.to_seconds()}s is not one of "
+                "1, 5, 10, 15, 30 or 60 s, the Enhanced Monitoring intervals RDS accepts"
+            )
         if rotate_secret and rotation_subnets is None:
             raise ValueError(
                 f"{name}.rotation_subnets: required when rotate_secret is True; the rotation "
@@ -101,6 +117,7 @@ class PostgresDatabase(Construct):
             "PostgresLog",
             log_group_name=f"/aws/rds/instance/{identifier}/postgresql",
             retention=log_retention,
+            encryption_key=log_encryption_key,
             removal_policy=RemovalPolicy.RETAIN
             if removal_policy == RemovalPolicy.RETAIN
             else RemovalPolicy.DESTROY,
@@ -130,6 +147,7 @@ class PostgresDatabase(Construct):
             publicly_accessible=False,
             auto_minor_version_upgrade=False,
             enable_performance_insights=performance_insights or None,
+            monitoring_interval=monitoring_interval,
             cloudwatch_logs_exports=["postgresql"],
             parameter_group=rds.ParameterGroup(
                 self,
@@ -141,6 +159,9 @@ class PostgresDatabase(Construct):
         )
         self.instance.node.add_dependency(self.log_group)
         self.secret = self.instance.secret
+        if removal_policy != RemovalPolicy.DESTROY:
+            # A retained database with a deleted secret is a database nobody can log in to.
+            self.secret.apply_removal_policy(RemovalPolicy.RETAIN)
         if rotate_secret:
             self.instance.add_rotation_single_user(
                 automatically_after=Duration.days(30), vpc_subnets=rotation_subnets

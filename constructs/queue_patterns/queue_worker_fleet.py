@@ -35,6 +35,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sns as sns
@@ -69,6 +70,7 @@ class QueueWorkerFleet(Construct):
         shutdown_grace: SIGTERM-to-kill time for the worker to finish in-flight batches (1..300 s).
         notifications_topic: SNS topic for launch/terminate notifications.
         log_retention: worker log retention.
+        log_encryption_key: customer-managed KMS key for the log group; None: CloudWatch Logs' own encryption.
         removal_policy: what `cdk destroy` does to the worker log group.
     """
 
@@ -94,6 +96,7 @@ class QueueWorkerFleet(Construct):
         shutdown_grace: Duration = Duration.seconds(30),
         notifications_topic: sns.ITopic | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+        log_encryption_key: kms.IKey | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, id_)
@@ -113,7 +116,11 @@ class QueueWorkerFleet(Construct):
         service = _service_name(id_)
 
         self.log_group = logs.LogGroup(
-            self, "Logs", retention=log_retention, removal_policy=removal_policy
+            self,
+            "Logs",
+            retention=log_retention,
+            encryption_key=log_encryption_key,
+            removal_policy=removal_policy,
         )
         self.role = iam.Role(
             self,

@@ -15,9 +15,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aws_cdk import Aws, RemovalPolicy, Stack
+from aws_cdk import Aws, Names, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_wafv2 as wafv2
@@ -44,7 +45,8 @@ ACCEPTED_TEMPLATE = (
 class RestApiToQueue(Construct):
     """API Gateway REST API: `POST /<resource_path>` -> JSON-schema validation -> SQS SendMessage.
 
-    Attributes: `api` (the RestApi), `access_log_group`, `web_acl` (or None), `url`.
+    Attributes: `api` (the RestApi), `access_log_group`, `web_acl` and `waf_log_group` (or None),
+    `url`.
 
     Props:
         queue: the queue that receives each valid request body as one message.
@@ -52,9 +54,10 @@ class RestApiToQueue(Construct):
         resource_path: the one path segment that accepts POST.
         throttle_rate_limit: stage steady-state requests per second.
         throttle_burst_limit: stage burst bucket; at least `throttle_rate_limit`.
-        web_application_firewall: attach a WAF web ACL (AWS managed rules + per-IP rate rule).
+        web_application_firewall: attach a WAF web ACL (AWS managed rules + per-IP rate rule) and log what it sees.
         waf_rate_limit_per_ip: requests per 5 minutes per IP before WAF blocks.
         log_retention: access-log retention.
+        log_encryption_key: customer-managed KMS key for the log group; None: CloudWatch Logs' own encryption.
         removal_policy: what `cdk destroy` does to the access logs (the account-wide logging role is always kept).
     """
 
@@ -71,6 +74,7 @@ class RestApiToQueue(Construct):
         web_application_firewall: bool = True,
         waf_rate_limit_per_ip: int = 2000,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+        log_encryption_key: kms.IKey | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, id_)
@@ -83,7 +87,11 @@ class RestApiToQueue(Construct):
         )
 
         self.access_log_group = logs.LogGroup(
-            self, "AccessLogs", retention=log_retention, removal_policy=removal_policy
+            self,
+            "AccessLogs",
+            retention=log_retention,
+            encryption_key=log_encryption_key,
+            removal_policy=removal_policy,
         )
         self.api = apigw.RestApi(
             self,
@@ -218,6 +226,7 @@ class RestApiToQueue(Construct):
         self.url = self.api.url
 
         self.web_acl = None
+        self.waf_log_group = None
         if web_application_firewall:
             self.web_acl = _web_acl(self, waf_rate_limit_per_ip)
             wafv2.CfnWebACLAssociation(
@@ -225,6 +234,9 @@ class RestApiToQueue(Construct):
                 "WebAclAssociation",
                 resource_arn=self.api.deployment_stage.stage_arn,
                 web_acl_arn=self.web_acl.attr_arn,
+            )
+            self.waf_log_group = _waf_logging(
+                self, self.web_acl, log_retention, log_encryption_key, removal_policy
             )
 
 
@@ -339,3 +351,35 @@ def _web_acl(scope: Construct, rate_limit_per_ip: int) -> wafv2.CfnWebACL:
             ),
         ],
     )
+
+
+def _waf_logging(scope, web_acl, retention, key, removal_policy) -> logs.LogGroup:
+    """Log every request the web ACL evaluates (what it blocked, and why) to CloudWatch Logs, in
+    a log group whose name starts with `aws-waf-logs-` as WAF requires
+    (https://docs.aws.amazon.com/waf/latest/developerguide/logging-cw-logs.html). The SigV4
+    Authorization header is redacted: a log reader needs the request, not the signature."""
+    group = logs.LogGroup(
+        scope,
+        "WafLogs",
+        log_group_name=f"aws-waf-logs-{Names.unique_resource_name(scope, max_length=200)}",
+        retention=retention,
+        encryption_key=key,
+        removal_policy=removal_policy,
+    )
+    stack = Stack.of(scope)
+    wafv2.CfnLoggingConfiguration(
+        scope,
+        "WafLogging",
+        resource_arn=web_acl.attr_arn,
+        # WAF wants the log group's ARN without the `:*` that `log_group_arn` ends with.
+        log_destination_configs=[
+            f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:"
+            f"{group.log_group_name}"
+        ],
+        redacted_fields=[
+            wafv2.CfnLoggingConfiguration.FieldToMatchProperty(
+                single_header={"Name": "authorization"}
+            )
+        ],
+    )
+    return group

@@ -25,6 +25,7 @@ from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
@@ -52,6 +53,7 @@ class ScheduledQueueWorker(Construct):
         alarm_topic: SNS topic for the alarms; None creates them without actions.
         max_message_age: backlog-age alarm threshold; longer than `every` + `timeout`.
         log_retention: the function's log retention.
+        log_encryption_key: customer-managed KMS key for the log group; None: CloudWatch Logs' own encryption.
         removal_policy: what `cdk destroy` does to the log group.
     """
 
@@ -72,6 +74,7 @@ class ScheduledQueueWorker(Construct):
         alarm_topic: sns.ITopic | None = None,
         max_message_age: Duration = Duration.minutes(15),
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+        log_encryption_key: kms.IKey | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, id_)
@@ -85,7 +88,11 @@ class ScheduledQueueWorker(Construct):
             max_message_age,
         )
         self.log_group = logs.LogGroup(
-            self, "Logs", retention=log_retention, removal_policy=removal_policy
+            self,
+            "Logs",
+            retention=log_retention,
+            encryption_key=log_encryption_key,
+            removal_policy=removal_policy,
         )
         self.role = iam.Role(
             self,

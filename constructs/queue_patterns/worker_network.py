@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
@@ -26,6 +27,7 @@ class WorkerNetwork(Construct):
         nat_gateways: 0 puts workers in public subnets; 1+ adds private worker subnets behind NAT.
         cidr: the VPC's IPv4 range.
         flow_log_retention: VPC flow log retention.
+        log_encryption_key: customer-managed KMS key for the log group; None: CloudWatch Logs' own encryption.
         removal_policy: what `cdk destroy` does to the flow log group.
     """
 
@@ -38,6 +40,7 @@ class WorkerNetwork(Construct):
         nat_gateways: int = 0,
         cidr: str = "10.40.0.0/16",
         flow_log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+        log_encryption_key: kms.IKey | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, id_)
@@ -78,7 +81,11 @@ class WorkerNetwork(Construct):
             },
         )
         self.flow_log_group = logs.LogGroup(
-            self, "FlowLogs", retention=flow_log_retention, removal_policy=removal_policy
+            self,
+            "FlowLogs",
+            retention=flow_log_retention,
+            encryption_key=log_encryption_key,
+            removal_policy=removal_policy,
         )
         self.vpc.add_flow_log(
             "FlowLog", destination=ec2.FlowLogDestination.to_cloud_watch_logs(self.flow_log_group)
