@@ -35,3 +35,11 @@ def test_every_exported_construct_has_a_props_table_in_the_docs():
     )
     missing = [name for name in queue_patterns.__all__ if f"<!-- props:{name} -->" not in docs]
     assert missing == []
+
+
+def test_the_readme_states_each_sandbox_trade_off_as_the_profile_does():
+    from stacks.profiles import SANDBOX
+
+    readme = (ROOT / "README.md").read_text()
+    missing = [k for k, reason in SANDBOX.trade_offs.items() if f"**{k}**: {reason}" not in readme]
+    assert missing == []
