@@ -35,7 +35,7 @@ import argparse
 import json
 import subprocess
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -412,10 +412,53 @@ def _encrypted_delivery(
             service_request(
                 f"{why}: {action} on its key", service, action, model.arn(key), source_arn
             ),
-            source=True,
+            source=source_arn is not None,
             exact_source=exact_source,
         )
     return requests
+
+
+def _delivery(
+    model: AccessModel,
+    why: str,
+    service: str,
+    action: str,
+    destination: Resource | None,
+    destination_arn: str,
+    source_arn: str,
+    *,
+    exact_source: bool = True,
+    key_sees_source: bool = True,
+) -> list[Request]:
+    """A service delivering into one of this stack's queues or topics on behalf of a source
+    (an alarm, a topic, a bucket, a rule): the delivery and, on an encrypted destination, its
+    key, each with the twins that must be refused."""
+    requests = _with_twins(
+        service_request(why, service, action, destination_arn, source_arn),
+        source=True,
+        exact_source=exact_source,
+    )
+    if destination is not None:
+        requests += _encrypted_delivery(
+            model,
+            why,
+            service,
+            destination,
+            source_arn if key_sees_source else None,
+            exact_source=exact_source,
+        )
+    return requests
+
+
+def _role_delivery(
+    model: AccessModel, why: str, role: str, action: str, destination: Resource
+) -> list[Request]:
+    """A role sending to a queue or publishing to a topic: the request, its TLS twin, and on an
+    encrypted destination the two key actions, through that service only."""
+    via = action.split(":")[0]
+    return _with_twins(Request(why, role, action, model.arn(destination))) + _role_key_use(
+        model, why, role, destination, ["kms:GenerateDataKey", "kms:Decrypt"], via
+    )
 
 
 def _role_key_use(
@@ -466,13 +509,15 @@ def _alarm_requests(model: AccessModel) -> list[Request]:
             if topic is None or topic.type != "AWS::SNS::Topic":
                 continue
             why = f"alarm {alarm.path} notifies {topic.path}"
-            alarm_arn = model.arn(alarm)
-            requests += _with_twins(
-                service_request(why, "cloudwatch.amazonaws.com", "sns:Publish", action, alarm_arn),
-                source=True,
-            )
-            requests += _encrypted_delivery(
-                model, why, "cloudwatch.amazonaws.com", topic, alarm_arn, exact_source=False
+            requests += _delivery(
+                model,
+                why,
+                "cloudwatch.amazonaws.com",
+                "sns:Publish",
+                topic,
+                action,
+                model.arn(alarm),
+                exact_source=False,  # any of this account's alarms may notify it
             )
     return requests
 
@@ -494,13 +539,9 @@ def _subscription_requests(model: AccessModel) -> list[Request]:
         for verb, queue_arn in targets:
             queue = t.resource_named(queue_arn)
             why = f"SNS {verb} {queue.path if queue else queue_arn} ({subscription.path})"
-            requests += _with_twins(
-                service_request(why, "sns.amazonaws.com", "sqs:SendMessage", queue_arn, topic_arn),
-                source=True,
-                exact_source=True,
+            requests += _delivery(
+                model, why, "sns.amazonaws.com", "sqs:SendMessage", queue, queue_arn, topic_arn
             )
-            if queue is not None:
-                requests += _encrypted_delivery(model, why, "sns.amazonaws.com", queue, topic_arn)
     return requests
 
 
@@ -514,14 +555,15 @@ def _notification_requests(model: AccessModel) -> list[Request]:
         for target in configuration.get("QueueConfigurations", []):
             queue = t.resource_named(target["QueueArn"])
             why = f"S3 notifies {queue.path} of uploads to {bucket_name}"
-            requests += _with_twins(
-                service_request(
-                    why, "s3.amazonaws.com", "sqs:SendMessage", target["QueueArn"], bucket_arn
-                ),
-                source=True,
-                exact_source=True,
+            requests += _delivery(
+                model,
+                why,
+                "s3.amazonaws.com",
+                "sqs:SendMessage",
+                queue,
+                target["QueueArn"],
+                bucket_arn,
             )
-            requests += _encrypted_delivery(model, why, "s3.amazonaws.com", queue, bucket_arn)
     return requests
 
 
@@ -561,54 +603,39 @@ def _api_integration_requests(model: AccessModel) -> list[Request]:
         queue = next(q for q in t.of_type("AWS::SQS::Queue") if t.physical_name(q) == queue_name)
         role = t.resolve(integration["Credentials"])
         why = f"API Gateway ({method.path}) sends each valid request to {queue.path}"
-        requests += _with_twins(Request(why, role, "sqs:SendMessage", model.arn(queue)))
-        requests += _role_key_use(
-            model, why, role, queue, ["kms:GenerateDataKey", "kms:Decrypt"], "sqs"
-        )
+        requests += _role_delivery(model, why, role, "sqs:SendMessage", queue)
     return requests
 
 
 def _schedule_requests(model: AccessModel) -> list[Request]:
+    """EventBridge rules invoking a function or sending to a queue, and their targets' DLQs."""
     t = model.template
     requests = []
     for rule in t.of_type("AWS::Events::Rule"):
+        rule_arn = model.arn(rule)
         for target in rule.properties.get("Targets", []):
-            arn = t.resolve(target["Arn"])
+            deliveries = []
             resource = t.resource_named(target["Arn"])
-            if resource is None:
-                continue
-            if resource.type == "AWS::Lambda::Function":
-                why = f"EventBridge rule {rule.path} invokes {resource.path}"
-                requests += _with_twins(
-                    service_request(
-                        why, "events.amazonaws.com", "lambda:InvokeFunction", arn, model.arn(rule)
-                    ),
-                    source=True,
-                    exact_source=True,
-                )
-            elif resource.type == "AWS::SQS::Queue":
-                why = f"EventBridge rule {rule.path} sends to {resource.path}"
-                requests += _with_twins(
-                    service_request(
-                        why, "events.amazonaws.com", "sqs:SendMessage", arn, model.arn(rule)
-                    ),
-                    source=True,
-                    exact_source=True,
-                )
+            if resource is not None and resource.type == "AWS::Lambda::Function":
+                deliveries.append(("invokes", "lambda:InvokeFunction", resource))
+            elif resource is not None and resource.type == "AWS::SQS::Queue":
+                deliveries.append(("sends to", "sqs:SendMessage", resource))
             dead_letter = target.get("DeadLetterConfig", {}).get("Arn")
             if dead_letter:
                 dlq = t.resource_named(dead_letter)
-                why = f"EventBridge parks events {rule.path} could not deliver in {dlq.path}"
-                requests += _with_twins(
-                    service_request(
-                        why,
-                        "events.amazonaws.com",
-                        "sqs:SendMessage",
-                        t.resolve(dead_letter),
-                        model.arn(rule),
-                    ),
-                    source=True,
-                    exact_source=True,
+                deliveries.append(("parks what it could not deliver in", "sqs:SendMessage", dlq))
+            for verb, action, destination in deliveries:
+                requests += _delivery(
+                    model,
+                    f"EventBridge rule {rule.path} {verb} {destination.path}",
+                    "events.amazonaws.com",
+                    action,
+                    destination,
+                    model.arn(destination),
+                    rule_arn,
+                    # EventBridge's requests to KMS carry no aws:SourceArn or aws:SourceAccount
+                    # (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-encryption.html).
+                    key_sees_source=False,
                 )
     return requests
 
@@ -620,10 +647,8 @@ def _auto_scaling_notification_requests(model: AccessModel) -> list[Request]:
         for notification in group.properties.get("NotificationConfigurations", []):
             topic = t.resource_named(notification["TopicARN"])
             why = f"Auto Scaling reports {group.path} launches and terminations to {topic.path}"
-            role = AUTOSCALING_SERVICE_LINKED_ROLE
-            requests += _with_twins(Request(why, role, "sns:Publish", model.arn(topic)))
-            requests += _role_key_use(
-                model, why, role, topic, ["kms:GenerateDataKey", "kms:Decrypt"], "sns"
+            requests += _role_delivery(
+                model, why, AUTOSCALING_SERVICE_LINKED_ROLE, "sns:Publish", topic
             )
     return requests
 
@@ -676,7 +701,6 @@ def _log_key_requests(model: AccessModel) -> list[Request]:
 
 def _foreign_account_requests(model: AccessModel) -> list[Request]:
     """Another account, however much its own policies allow, reaches nothing here."""
-    t = model.template
     checks = {
         "AWS::SQS::Queue": ["sqs:SendMessage", "sqs:ReceiveMessage"],
         "AWS::SNS::Topic": ["sns:Publish"],
@@ -684,18 +708,27 @@ def _foreign_account_requests(model: AccessModel) -> list[Request]:
         "AWS::KMS::Key": ["kms:Decrypt"],
         "AWS::Lambda::Function": ["lambda:InvokeFunction"],
     }
+    return _refusals(model, INTRUDER, checks, lambda r: f"another account reaches {r.path}")
+
+
+def _refusals(
+    model: AccessModel,
+    principal: str,
+    checks: dict[str, list[str]],
+    why: Callable[[Resource], str],
+    skip: Callable[[Resource], bool] = lambda resource: False,
+) -> list[Request]:
+    """Denied requests: `principal` doing each action of `checks` ({type: actions}) on every
+    resource of that type in the stack (an object key for a bucket), but the ones `skip`s."""
     requests = []
     for type_, actions in checks.items():
-        for resource in t.of_type(type_):
+        for resource in model.template.of_type(type_):
+            if skip(resource):
+                continue
             arn = model.arn(resource)
             if type_ == "AWS::S3::Bucket":
                 arn = f"{arn}/any-key"
-            for action in actions:
-                requests.append(
-                    Request(
-                        f"another account reaches {resource.path}", INTRUDER, action, arn, DENIED
-                    )
-                )
+            requests += [Request(why(resource), principal, a, arn, DENIED) for a in actions]
     return requests
 
 
@@ -734,23 +767,14 @@ def _unwired_requests(model: AccessModel) -> list[Request]:
     }
     requests = []
     for role, wired in wired_resources(model).items():
-        for type_, actions in checks.items():
-            for resource in t.of_type(type_):
-                if resource.logical_id in wired or _wired_through(t, resource, wired):
-                    continue
-                arn = model.arn(resource)
-                if type_ == "AWS::S3::Bucket":
-                    arn = f"{arn}/any-key"
-                for action in actions:
-                    requests.append(
-                        Request(
-                            f"{_role_name(role)} is not wired to {resource.path}",
-                            role,
-                            action,
-                            arn,
-                            DENIED,
-                        )
-                    )
+
+        def why(resource: Resource, role: str = role) -> str:
+            return f"{_role_name(role)} is not wired to {resource.path}"
+
+        def is_wired(resource: Resource, wired: set[str] = wired) -> bool:
+            return resource.logical_id in wired or _wired_through(t, resource, wired)
+
+        requests += _refusals(model, role, checks, why, is_wired)
     return requests
 
 
