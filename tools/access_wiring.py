@@ -633,8 +633,10 @@ def _schedule_requests(model: AccessModel) -> list[Request]:
                     destination,
                     model.arn(destination),
                     rule_arn,
-                    # EventBridge's requests to KMS carry no aws:SourceArn or aws:SourceAccount
-                    # (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-encryption.html).
+                    # EventBridge's delivery requests to KMS carry no aws:SourceArn or
+                    # aws:SourceAccount, as AWS's own MDAA constructs note (https://aws.github.io/
+                    # modern-data-architecture-accelerator/typedocs/functions/_aws-mdaa_cloudwatch-constructs.grantCloudWatchAlarmsTopicAccess.html),
+                    # so a key policy conditioned on them would refuse every event.
                     key_sees_source=False,
                 )
     return requests
