@@ -1,0 +1,347 @@
+"""Every lab in `./run lab`: one entry each, with its questions and exam points.
+
+Adding a lab is one `Lab(...)` entry here. Facts in exam points link to the AWS page they come
+from; figures that change over time carry the date they were checked.
+"""
+
+from __future__ import annotations
+
+from labs.teaching import ExamPoint, Lab, Question
+
+CHECKED = "2026-12-02"  # when the AWS pages behind the dated figures were last read
+
+SQS = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide"
+SQS_API = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference"
+SNS = "https://docs.aws.amazon.com/sns/latest/dg"
+LAMBDA = "https://docs.aws.amazon.com/lambda/latest/dg"
+
+VISIBILITY = Lab(
+    name="visibility",
+    title="processing longer than the visibility timeout, and the heartbeat",
+    sets_up=(
+        "Two standard queues on moto with the same visibility timeout and messages, and more "
+        "consumers than messages. One group of consumers works plainly; the other extends each "
+        "message's visibility (ChangeMessageVisibility) while it works: a heartbeat."
+    ),
+    change="--visibility (seconds) and --processing (seconds): make processing shorter than "
+    "the timeout and the duplicates go away without a heartbeat too.",
+    notice=(
+        "A receive hides a message for the visibility timeout; it is not a lock. When the "
+        "timeout runs out before the delete, the message is visible again and another consumer "
+        "receives it (ApproximateReceiveCount 2).",
+        "The heartbeat costs one request per third of the timeout per message in progress, and "
+        "lets the timeout stay short, so a crashed consumer's messages come back quickly.",
+        "Duplicates are normal for SQS (at-least-once): the consumers here must be idempotent "
+        "anyway; the heartbeat only removes the duplicates this setting causes.",
+    ),
+    exam_points=(
+        ExamPoint(
+            "The default visibility timeout is 30 seconds, the minimum 0, the maximum 12 hours.",
+            f"{SQS}/quotas-messages.html",
+        ),
+        ExamPoint(
+            "ChangeMessageVisibility extends (or ends) the timeout of a message in flight; the "
+            "receipt handle of the latest receive is the one to use.",
+            f"{SQS_API}/API_ChangeMessageVisibility.html",
+        ),
+        ExamPoint(
+            "A DeleteMessage with an older receipt handle succeeds but might not delete the "
+            "message: delete with the handle of the receive you processed, within its timeout.",
+            f"{SQS_API}/API_DeleteMessage.html",
+        ),
+        ExamPoint(
+            "For a Lambda consumer AWS recommends a queue visibility timeout of at least six "
+            "times the function timeout.",
+            f"{LAMBDA}/services-sqs-configure.html",
+        ),
+    ),
+    exams=("DVA", "SAA", "SOA"),
+    seeds="001 exam pointers (visibility timeout > processing time)",
+    questions=(
+        Question(
+            "Visibility timeout 2 s, processing 3 s, idle consumers waiting. What happens?",
+            (
+                "SQS rejects the delete after 2 s",
+                "another consumer receives the message while the first still processes it",
+                "the message is moved to the dead-letter queue at once",
+                "nothing: a received message is locked until it is deleted",
+            ),
+            1,
+            "The timeout hides the message; it does not lock it. Run it: every message was "
+            "delivered twice without the heartbeat.",
+        ),
+        Question(
+            "Which call lets a slow consumer keep a message hidden without raising the queue's "
+            "timeout for everyone?",
+            ("ChangeMessageVisibility", "PurgeQueue", "SetQueueAttributes", "ReceiveMessage"),
+            0,
+            "A heartbeat of ChangeMessageVisibility calls extends only the messages in progress.",
+        ),
+        Question(
+            "Why not just set the visibility timeout to 12 hours?",
+            (
+                "it costs more per message",
+                "SQS rejects values above 15 minutes",
+                "a message whose consumer crashed stays invisible for 12 hours before a retry",
+                "it turns off the dead-letter queue",
+            ),
+            2,
+            "The timeout is also how long a lost message waits to be retried: keep it short and "
+            "extend while working.",
+        ),
+    ),
+    module="labs.visibility_lab",
+)
+
+DEAD_LETTER = Lab(
+    name="dead-letter",
+    title="a poison message, maxReceiveCount, the DLQ, its retention trap, and redrive",
+    sets_up=(
+        "A standard queue on moto with a dead-letter queue (redrive policy), good orders, one "
+        "flaky order that fails once, and one poison order that fails every time. Then the dead "
+        "letter is read like an operator would, the consumer is fixed, and tools/redrive.py "
+        "moves it back."
+    ),
+    change="--max-receives (1 dead-letters the flaky order too) and --dlq-retention-days "
+    "(4 or less, against the source's 4, shows the trap). --stack-outputs runs it on a "
+    "deployed WriteBuffer stack.",
+    notice=(
+        "The poison did not block anything: the good orders flowed past it, and it left the "
+        "queue after maxReceiveCount receives instead of failing forever.",
+        "maxReceiveCount is a trade: too low dead-letters transient failures, too high keeps a "
+        "poison message cycling (and costing receives) for longer.",
+        "A DLQ is a parking lot: alarm on its first message, read it, fix the cause, redrive.",
+    ),
+    exam_points=(
+        ExamPoint(
+            "SQS moves a message to the DLQ when its receive count exceeds the source queue's "
+            "maxReceiveCount; the DLQ must be of the same type (FIFO for a FIFO queue).",
+            f"{SQS}/sqs-configure-dead-letter-queue.html",
+        ),
+        ExamPoint(
+            "Standard queues keep the original enqueue timestamp when a message is "
+            "dead-lettered, FIFO queues reset it: set the DLQ's retention longer than the "
+            "source's.",
+            f"{SQS}/setting-up-dead-letter-queue-retention.html",
+        ),
+        ExamPoint(
+            "Retention: 4 days by default, 60 seconds to 14 days.",
+            f"{SQS}/quotas-messages.html",
+        ),
+        ExamPoint(
+            "Dead-letter queue redrive (StartMessageMoveTask) moves messages back to their "
+            "source, or to another queue, server-side.",
+            f"{SQS_API}/API_StartMessageMoveTask.html",
+        ),
+    ),
+    exams=("DVA", "SAA", "SOA"),
+    seeds="001 §6, 003 (queues hide failures)",
+    questions=(
+        Question(
+            "maxReceiveCount is 3 and a message fails every time. When does it reach the DLQ?",
+            (
+                "after its first failure",
+                "when its receive count would exceed 3",
+                "when its retention period ends",
+                "never: a consumer must send it there",
+            ),
+            1,
+            "The lab's poison was received exactly maxReceiveCount times, then SQS moved it.",
+        ),
+        Question(
+            "Source queue retention 4 days, DLQ retention 4 days, standard queues. A message "
+            "waits 3 days in the source, then is dead-lettered. How long does it stay in the DLQ?",
+            ("4 days", "7 days", "about 1 day", "until it is redriven"),
+            2,
+            "A standard queue keeps the enqueue time, so the DLQ expires it 4 days after it was "
+            "first sent: 1 day later. Give the DLQ a longer retention (this project uses 14 days).",
+        ),
+        Question(
+            "The bug is fixed. What do you do with the messages in the DLQ?",
+            (
+                "purge the DLQ: they failed",
+                "redrive them to the source queue so the fixed consumer processes them",
+                "raise maxReceiveCount; SQS moves them back by itself",
+                "delete and re-create the source queue",
+            ),
+            1,
+            "Redrive (StartMessageMoveTask, or tools/redrive.py) sends them back through the "
+            "normal path; the lab's poison order was then processed once.",
+        ),
+    ),
+    module="labs.dead_letter_lab",
+    stack="WriteBuffer",
+)
+
+POLLING = Lab(
+    name="polling",
+    title="short vs long polling: empty receives, requests and their price",
+    sets_up=(
+        "Four queues on moto and four pollers running for the same time: short and long "
+        "polling on an idle queue, short and long polling on a queue a producer keeps busy. "
+        "Every ReceiveMessage is counted, empty or not, then a month of each is priced."
+    ),
+    change="--wait (WaitTimeSeconds; 0 makes the long poller a short poller too), "
+    "--seconds and --rate.",
+    notice=(
+        "An idle queue polled in a loop costs requests for nothing: every short poll is billed "
+        "and empty. A long poll holds the request open and returns when a message arrives.",
+        "On a busy queue both find messages; long polling still saves the empty (and, on AWS, "
+        "the false-empty) receives between messages.",
+        "Long polling is a queue attribute (ReceiveMessageWaitTimeSeconds) or a per-request "
+        "parameter (WaitTimeSeconds); this project's queues default to 20 s.",
+    ),
+    exam_points=(
+        ExamPoint(
+            "Long polling (wait time > 0, at most 20 s) reduces empty responses and removes "
+            "false empty responses; short polling returns at once, even from an empty queue.",
+            f"{SQS}/best-practices-setting-up-long-polling.html",
+        ),
+        ExamPoint(
+            "Short polling queries a subset of SQS's servers (weighted random), so it can miss "
+            "messages that exist; long polling queries all of them.",
+            f"{SQS}/sqs-short-and-long-polling.html",
+        ),
+        ExamPoint(
+            "Short polling is billed the same as long polling: per request.",
+            f"{SQS}/best-practices-using-appropriate-polling-mode.html",
+        ),
+        ExamPoint(
+            f"As of {CHECKED} (us-east-1): $0.40 per million requests for standard queues, "
+            "$0.50 for FIFO, the first million requests a month free; each 64 KB chunk of a "
+            "payload is billed as one request.",
+            "https://aws.amazon.com/sqs/pricing/",
+        ),
+    ),
+    exams=("DVA", "SAA", "SOA"),
+    seeds="001 exam pointers (long polling reduces API cost)",
+    questions=(
+        Question(
+            "A consumer polls an empty queue in a loop with WaitTimeSeconds 0. What do you pay?",
+            (
+                "nothing: empty receives are free",
+                "every ReceiveMessage request, including the empty ones",
+                "only the requests that return messages",
+                "a fixed monthly fee per queue",
+            ),
+            1,
+            "Every request is billed; the idle short poller made thousands of empty receives.",
+        ),
+        Question(
+            "What is the longest a single ReceiveMessage can long-poll?",
+            ("5 seconds", "20 seconds", "60 seconds", "the visibility timeout"),
+            1,
+            "WaitTimeSeconds (or ReceiveMessageWaitTimeSeconds) goes up to 20 seconds.",
+        ),
+        Question(
+            "A queue has messages, yet a short poll returns none. Why can that happen on AWS?",
+            (
+                "the messages are in flight with another consumer, and only that",
+                "short polling samples a subset of servers; long polling would query them all",
+                "the queue's retention period has ended",
+                "short polling only returns messages older than 20 seconds",
+            ),
+            1,
+            "A false empty receive: short polling asks a weighted random subset of servers. "
+            "(moto keeps one copy of the queue, so the lab cannot show it; the docs do.)",
+        ),
+    ),
+    module="labs.polling_lab",
+)
+
+FIFO = Lab(
+    name="fifo",
+    title="ordering per message group, interleaving, deduplication, the FIFO DLQ",
+    sets_up=(
+        "A FIFO queue on moto with a FIFO DLQ. Orders from several customers (one message group "
+        "each) are sent interleaved and worked by several consumers at once; one order is "
+        "poison. Then two more FIFO queues take the same message twice: once with an explicit "
+        "deduplication id, once with content-based deduplication."
+    ),
+    change="--groups (1 makes the queue a single lane), --consumers, --orders-per-group, "
+    "--processing.",
+    notice=(
+        "Order is per message group, not per queue: choose the group id as the thing whose "
+        "order matters (an order, an account), and you get parallelism across groups.",
+        "While a consumer holds a group's messages in flight, SQS gives nobody else that group: "
+        "the lab counted zero overlaps.",
+        "A FIFO DLQ unblocks the group by taking the poison out of it, which breaks that group's "
+        "order: decide whether that is acceptable for your data.",
+    ),
+    exam_points=(
+        ExamPoint(
+            "Messages of one message group are processed one at a time, in strict order; a "
+            "deduplication id is remembered for the 5-minute interval, even after the message "
+            "was received and deleted.",
+            f"{SQS}/FIFO-key-terms.html",
+        ),
+        ExamPoint(
+            "Content-based deduplication uses a SHA-256 hash of the body (not the attributes); "
+            "an explicit MessageDeduplicationId overrides it.",
+            f"{SQS_API}/API_SendMessage.html",
+        ),
+        ExamPoint(
+            f"FIFO queues support 120,000 messages in flight (as of {CHECKED}); older study "
+            "guides say 20,000.",
+            f"{SQS}/quotas-fifo.html",
+        ),
+        ExamPoint(
+            "Without batching a FIFO queue supports 300 transactions per second per API action, "
+            "3,000 messages per second with batches of 10; high throughput mode raises this "
+            f"(figures as of {CHECKED}).",
+            f"{SQS}/quotas-messages.html",
+        ),
+        ExamPoint(
+            "Don't use a DLQ with a FIFO queue if the exact order of messages must never break.",
+            f"{SQS}/sqs-dead-letter-queues.html",
+        ),
+    ),
+    exams=("DVA", "SAA"),
+    seeds="002 (message ordering), 001 (FIFO use cases)",
+    questions=(
+        Question(
+            "Orders for 3 customers share one FIFO queue, one message group per customer, with 3 "
+            "consumers. Which is true?",
+            (
+                "all orders are processed strictly one after another, queue-wide",
+                "each customer's orders stay in order; different customers are processed in "
+                "parallel",
+                "order is best effort, as in a standard queue",
+                "each consumer must be assigned a message group",
+            ),
+            1,
+            "The lab's per-group sequences were all in order while the overall order interleaved.",
+        ),
+        Question(
+            "A producer times out and re-sends a message with the same MessageDeduplicationId 30 "
+            "seconds later. What happens?",
+            (
+                "SendMessage fails with a duplicate error",
+                "both copies are delivered",
+                "the send succeeds but only one copy is delivered",
+                "the first copy is replaced by the second",
+            ),
+            2,
+            "Within the 5-minute interval the duplicate is accepted and not delivered: 1 of 2.",
+        ),
+        Question(
+            "A message in group B fails every time. What happens to group B's later messages?",
+            (
+                "they are delivered around it, out of order",
+                "they wait until the failing message is deleted or moved to the DLQ",
+                "they are moved to the DLQ with it",
+                "they are deleted",
+            ),
+            1,
+            "Group B waited for the poison to reach the FIFO DLQ, then continued without it.",
+        ),
+    ),
+    module="labs.fifo_lab",
+)
+
+LABS: tuple[Lab, ...] = (VISIBILITY, DEAD_LETTER, POLLING, FIFO)
+
+
+def lab(name: str) -> Lab:
+    """The registered lab called `name`."""
+    return next(entry for entry in LABS if entry.name == name)
