@@ -339,7 +339,156 @@ FIFO = Lab(
     module="labs.fifo_lab",
 )
 
-LABS: tuple[Lab, ...] = (VISIBILITY, DEAD_LETTER, POLLING, FIFO)
+DELAY = Lab(
+    name="delay",
+    title="delay queues vs per-message timers, and what a consumer sees",
+    sets_up=(
+        "A standard queue on moto with a queue-level delay, three messages (no timer, a timer "
+        "of 0, a timer of a few seconds), a change of the queue's delay with one more message "
+        "after it, and a consumer noting when each first appears. Then a FIFO queue is asked "
+        "for a per-message timer."
+    ),
+    change="--queue-delay and --timer (0-900 s each).",
+    notice=(
+        "A message timer overrides the queue's delay in both directions; without one, the "
+        "queue's delay applies.",
+        "Changing a standard queue's delay leaves the messages already in it alone.",
+        "Delay hides a message before its first receive; the visibility timeout after each "
+        "receive. Neither is a scheduler: beyond 15 minutes, use EventBridge Scheduler.",
+    ),
+    exam_points=(
+        ExamPoint(
+            "A delay queue postpones delivery of new messages by 0 seconds (default) to 15 "
+            "minutes; for standard queues a change is not retroactive, for FIFO queues it is.",
+            f"{SQS}/sqs-delay-queues.html",
+        ),
+        ExamPoint(
+            "Message timers set the delay of one message (0 to 15 minutes) and override the "
+            "queue's DelaySeconds; FIFO queues don't support timers on individual messages.",
+            f"{SQS}/sqs-message-timers.html",
+        ),
+        ExamPoint(
+            "Delays longer than 15 minutes, or recurring ones: EventBridge Scheduler.",
+            "https://docs.aws.amazon.com/scheduler/latest/UserGuide/what-is-scheduler.html",
+        ),
+    ),
+    exams=("DVA", "SAA"),
+    seeds="001 §3 (async offload; work that should wait)",
+    questions=(
+        Question(
+            "A queue's DelaySeconds is 5. A message is sent with DelaySeconds 0. When can a "
+            "consumer receive it?",
+            ("after 5 s", "at once", "after 5 s plus the visibility timeout", "never"),
+            1,
+            "A message timer overrides the queue's delay: the lab saw it at once.",
+        ),
+        Question(
+            "You must delay one order on a FIFO queue by 2 minutes. What works?",
+            (
+                "send it with DelaySeconds 120",
+                "set the FIFO queue's DelaySeconds (every message is delayed) or schedule the "
+                "send elsewhere",
+                "raise its visibility timeout before sending",
+                "use a different message group",
+            ),
+            1,
+            "FIFO queues refuse per-message timers (the lab's send was refused); only the "
+            "queue-level delay exists.",
+        ),
+        Question(
+            "What is the difference between a delay and the visibility timeout?",
+            (
+                "none; they are two names for one setting",
+                "delay hides a message before its first receive; visibility hides it after a "
+                "receive",
+                "delay only applies to FIFO queues",
+                "visibility only applies to delayed messages",
+            ),
+            1,
+            "Delay counts from the send; the visibility timeout from each receive.",
+        ),
+    ),
+    module="labs.delay_lab",
+)
+
+LARGE_PAYLOAD = Lab(
+    name="large-payload",
+    title="the claim-check pattern for payloads over the SQS message size limit",
+    sets_up=(
+        "A queue and an S3 bucket (with a lifecycle rule) on moto. A report larger than the "
+        "SQS message size limit is sent as a body (refused), then as a claim check: the body "
+        "in S3, a pointer with its size and SHA-256 in the message; the consumer resolves it."
+    ),
+    change="--size-kib (under 1024 it fits as it is) and --threshold-kib (claim-check "
+    "everything above this size, e.g. 64 to save billed requests).",
+    notice=(
+        "The message stays small and cheap: each 64 KB chunk of a payload is billed as one "
+        "request, so a 1 MiB body costs 16 requests to send and 16 to receive.",
+        "Delete the message before the object: a crash in between leaves an orphan object for "
+        "the lifecycle rule, never a message whose payload is gone.",
+        "The limit moved: it was 256 KiB for years, and many study guides still say so.",
+    ),
+    exam_points=(
+        ExamPoint(
+            f"The maximum SQS message size is 1 MiB (1,048,576 bytes) as of {CHECKED}, raised "
+            "from 256 KiB (AWS Compute Blog, 2026-01-29). Older copies of the quotas page, and "
+            "many study guides, still say 256 KB; the SendMessage reference says 1 MiB.",
+            f"{SQS}/quotas-messages.html, {SQS_API}/API_SendMessage.html, https://aws.amazon."
+            "com/blogs/compute/more-room-to-build-serverless-services-now-support-payloads-up"
+            "-to-1-mb",
+        ),
+        ExamPoint(
+            "For larger payloads (up to 2 GB) the Amazon SQS Extended Client Library (Java, "
+            "Python) stores the body in S3 and sends a reference: the claim check.",
+            f"{SQS}/sqs-managing-large-messages.html",
+        ),
+        ExamPoint(
+            f"Each 64 KB chunk of a payload is billed as one request (as of {CHECKED}).",
+            "https://aws.amazon.com/sqs/pricing/",
+        ),
+        ExamPoint(
+            "S3 lifecycle rules expire objects by prefix and age: the safety net for orphaned "
+            "payloads.",
+            "https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lifecycle-mgmt.html",
+        ),
+    ),
+    exams=("DVA", "SAA"),
+    seeds="001 §3 (upload → S3 → SQS → worker)",
+    questions=(
+        Question(
+            "A producer must queue 5 MB documents. What fits SQS?",
+            (
+                "raise the queue's MaximumMessageSize to 5 MB",
+                "gzip them, always",
+                "store each in S3 and queue a pointer to it (claim check)",
+                "split each into numbered messages on a standard queue",
+            ),
+            2,
+            "The body limit is 1 MiB; the claim check (or the Extended Client Library) carries "
+            "the rest through S3. Splitting on a standard queue loses order.",
+        ),
+        Question(
+            "Why check the SHA-256 in the pointer when fetching the object?",
+            (
+                "S3 requires it for GetObject",
+                "to be sure the object is the payload that was sent, not a later overwrite",
+                "SQS rejects messages without it",
+                "it makes the download faster",
+            ),
+            1,
+            "The pointer and the object travel separately; the hash ties them together.",
+        ),
+        Question(
+            "A 256 KB message is sent once and received once. How many requests are billed?",
+            ("2", "4", "8", "1"),
+            2,
+            "4 chunks of 64 KB to send and 4 to receive: 8 (plus the delete).",
+        ),
+    ),
+    module="labs.large_payload_lab",
+)
+
+LABS: tuple[Lab, ...] = (VISIBILITY, DEAD_LETTER, POLLING, FIFO, DELAY, LARGE_PAYLOAD)
 
 
 def lab(name: str) -> Lab:
