@@ -488,7 +488,185 @@ LARGE_PAYLOAD = Lab(
     module="labs.large_payload_lab",
 )
 
-LABS: tuple[Lab, ...] = (VISIBILITY, DEAD_LETTER, POLLING, FIFO, DELAY, LARGE_PAYLOAD)
+FAN_OUT = Lab(
+    name="fan-out",
+    title="SNS filter policies, raw delivery vs envelope, a subscription DLQ, a new subscriber",
+    sets_up=(
+        "One SNS topic on moto and queues subscribed as the OrderFanOut stack does: a filter on "
+        "a message attribute, a filter on the message body, no filter with the SNS envelope; "
+        "each subscription with a dead-letter queue. Three orders are published, then a new "
+        "queue subscribes and one more order is published by the same, unchanged publisher."
+    ),
+    change="--big-order-cents (the body filter), --payments-envelope (turn raw delivery off). "
+    "--stack-outputs reads and exercises a deployed OrderFanOut stack.",
+    notice=(
+        "Filtering happens in SNS, per subscription: consumers never receive (or pay for) "
+        "messages they would throw away.",
+        "Filter on attributes when the publisher sets them; on the body when it cannot be "
+        "changed to add attributes (the body must be JSON).",
+        "Adding a consumer is a subscription, not a code change; it gets messages from then on.",
+    ),
+    exam_points=(
+        ExamPoint(
+            "A subscription's FilterPolicyScope is MessageAttributes (the default) or "
+            "MessageBody; without a filter policy a subscriber receives every message.",
+            f"{SNS}/sns-message-filtering-scope.html",
+        ),
+        ExamPoint(
+            "Raw message delivery sends the message as it was published, without the JSON "
+            "envelope of SNS metadata, to SQS and HTTP/S endpoints.",
+            f"{SNS}/sns-large-payload-raw-message-delivery.html",
+        ),
+        ExamPoint(
+            "A subscription's dead-letter queue (an SQS queue) receives messages SNS could not "
+            "deliver, for client-side errors at once and for server-side errors after the "
+            "delivery policy's retries.",
+            f"{SNS}/sns-dead-letter-queues.html",
+        ),
+        ExamPoint(
+            "For SQS and Lambda endpoints SNS retries a failed delivery 100,015 times over 23 "
+            f"days (as of {CHECKED}); only HTTP/S delivery policies can be changed.",
+            f"{SNS}/sns-message-delivery-retries.html",
+        ),
+        ExamPoint(
+            "FIFO topics can archive messages (up to 365 days) and replay them to a subscriber; "
+            "standard topics keep nothing.",
+            f"{SNS}/fifo-message-archiving-replay.html",
+        ),
+    ),
+    exams=("DVA", "SAA"),
+    seeds="001 §5 (fan-out), 002 (publish/subscribe)",
+    questions=(
+        Question(
+            "Payments must only get orders with amountCents > 0. Where does that rule belong?",
+            (
+                "in the payment consumer: receive everything, drop free orders",
+                "in the payment subscription's filter policy",
+                "in a second topic the publisher chooses per order",
+                "in the queue's redrive policy",
+            ),
+            1,
+            "The filter policy: the free order never reached the payments queue.",
+        ),
+        Question(
+            "A subscriber needs SNS's MessageId and Timestamp for an audit trail. Which delivery?",
+            ("raw delivery", "the SNS envelope (raw delivery off)", "either", "neither"),
+            1,
+            "Only the envelope carries them; the lab printed its keys.",
+        ),
+        Question(
+            "A new analytics queue subscribes to a standard topic at noon. What does it receive?",
+            (
+                "every message published that day",
+                "messages published after it subscribed",
+                "the last 14 days of messages",
+                "nothing until the publisher is redeployed",
+            ),
+            1,
+            "A standard topic stores nothing: analytics got only the order published after it "
+            "subscribed, and the publisher did not change.",
+        ),
+    ),
+    module="labs.sns_fan_out_lab",
+    stack="OrderFanOut",
+)
+
+LAMBDA_BATCH = Lab(
+    name="lambda-batch",
+    title="partial batch responses vs whole-batch retry, batch size and window, concurrency",
+    sets_up=(
+        "Two identical queues on moto fed the same paid orders, one poison, each drained by a "
+        "model of the Lambda SQS event source mapping that invokes this project's real payment "
+        "consumer (lambda/payment_consumer, on moto's DynamoDB). One mapping honours "
+        "batchItemFailures; the other stands for a function without partial batch responses, "
+        "which can only raise."
+    ),
+    change="--batch-size, --window (MaximumBatchingWindowInSeconds), --max-concurrency, "
+    "--work (seconds per invocation), --orders.",
+    notice=(
+        "Without partial batch responses one bad record sends its whole batch back: good "
+        "records are processed again, and if they keep sharing the poison's batch they reach "
+        "the DLQ with it.",
+        "Idempotent consumers make the re-processing harmless (no second charge); partial "
+        "batch responses make it rare.",
+        "A batching window trades latency for fewer, fuller invocations; maximum concurrency "
+        "keeps the function (and what it calls) below a ceiling while messages wait in the queue.",
+    ),
+    exam_points=(
+        ExamPoint(
+            "By default a function error returns every message of the batch to the queue; with "
+            "ReportBatchItemFailures in FunctionResponseTypes the function returns "
+            "batchItemFailures and only those come back.",
+            f"{LAMBDA}/services-sqs-errorhandling.html",
+        ),
+        ExamPoint(
+            "BatchSize defaults to 10, at most 10,000 for standard queues and 10 for FIFO; "
+            "MaximumBatchingWindowInSeconds defaults to 0 and is not supported for FIFO queues.",
+            f"{LAMBDA}/services-sqs-parameters.html",
+        ),
+        ExamPoint(
+            "ScalingConfig.MaximumConcurrency limits the concurrent invocations one SQS event "
+            "source can start: 2 to 1,000.",
+            f"{LAMBDA}/API_ScalingConfig.html",
+        ),
+        ExamPoint(
+            "Powertools for AWS Lambda's batch utility builds the batchItemFailures response.",
+            "https://docs.aws.amazon.com/powertools/python/latest/utilities/batch/",
+        ),
+    ),
+    exams=("DVA", "SAA"),
+    seeds="001 §3 and §7 (Lambda + SQS batch), 003 (idempotent consumers)",
+    questions=(
+        Question(
+            "One record of a batch of 10 fails and the function raises. What happens without "
+            "partial batch responses?",
+            (
+                "only the failed record is retried",
+                "all 10 records become visible again and are retried",
+                "the failed record goes to the DLQ at once",
+                "the 9 good records are deleted, the failed one is lost",
+            ),
+            1,
+            "The whole batch comes back; the lab counted the re-processed records.",
+        ),
+        Question(
+            "What must you set, besides returning batchItemFailures, for partial batch "
+            "responses to work?",
+            (
+                "ReportBatchItemFailures in the event source mapping's FunctionResponseTypes",
+                "a FIFO queue",
+                "a batching window",
+                "maximum concurrency",
+            ),
+            0,
+            "The mapping must be told to read the response: FunctionResponseTypes.",
+        ),
+        Question(
+            "A downstream database takes at most 5 concurrent writers. Which setting protects "
+            "it when a burst lands on the queue?",
+            (
+                "a larger batch size",
+                "maximum concurrency on the event source mapping (or reserved concurrency)",
+                "a shorter visibility timeout",
+                "long polling",
+            ),
+            1,
+            "Maximum concurrency capped the lab's invocations; the backlog waited in the queue.",
+        ),
+    ),
+    module="labs.lambda_batch_lab",
+)
+
+LABS: tuple[Lab, ...] = (
+    VISIBILITY,
+    DEAD_LETTER,
+    POLLING,
+    FIFO,
+    DELAY,
+    LARGE_PAYLOAD,
+    FAN_OUT,
+    LAMBDA_BATCH,
+)
 
 
 def lab(name: str) -> Lab:
