@@ -36,21 +36,18 @@ def available(labs: Sequence[Lab] = LABS) -> list[Lab]:
 
 def listing(labs: Sequence[Lab], console: Console) -> None:
     table = Table(title="Study labs: ./run lab <name> [--quiz] [options]", title_justify="left")
-    for column in ("lab", "what it shows", "exams", "seeds", "deployed"):
-        table.add_column(column)
+    table.add_column("lab", no_wrap=True)
+    table.add_column("what it shows")
+    table.add_column("exams", no_wrap=True)
+    table.add_column("deployed stack", no_wrap=True)
     for lab in labs:
-        table.add_row(
-            lab.name,
-            lab.title,
-            " ".join(lab.exams),
-            lab.seeds,
-            f"--stack-outputs ({lab.stack})" if lab.stack else "",
-        )
+        table.add_row(lab.name, lab.title, " ".join(lab.exams), lab.stack or "")
     console.print(table)
     console.print(
-        "Exams: DVA Developer Associate, SAA Solutions Architect Associate, SOA SysOps/CloudOps"
-        " Administrator Associate. `./run lab <name> --help` lists a lab's settings;"
-        " docs/labs.md maps the labs to the exam guides.",
+        "Exams: DVA Developer, SAA Solutions Architect, SOA SysOps/CloudOps (Associate). "
+        "Deployed stack: the lab also takes --stack-outputs outputs.json. "
+        "`./run lab <name> --help` lists a lab's settings; docs/labs.md maps the labs to the "
+        "exam guides and the seeds.",
         highlight=False,
     )
 

@@ -657,6 +657,294 @@ LAMBDA_BATCH = Lab(
     module="labs.lambda_batch_lab",
 )
 
+WHY_QUEUE = Lab(
+    name="why-queue",
+    title="the same burst straight to PostgreSQL and through a queue; an outage past retention",
+    sets_up=(
+        "The embedded PostgreSQL with a connection limit for the application and one hot stock "
+        "row (a flash sale), and moto's SQS. The same burst of orders goes straight to the "
+        "database (a connection per request) and then through a queue drained by two workers. "
+        "Last, a simulated clock runs a consumer outage longer than the queue's retention."
+    ),
+    change="--burst, --connection-limit, --work, --request-timeout, --consumers, "
+    "--retention-days, --outage-days.",
+    notice=(
+        "Straight to the database, a burst fails in the two ways seed 000 names: refused "
+        "connections and timeouts, and each failure is a lost order unless the client retries "
+        "it.",
+        "Through the queue every order is accepted at once and written at the database's pace: "
+        "the queue absorbs the burst, the workers set the write rate.",
+        "The queue only buys time up to its retention period: watch the age of the oldest "
+        "message, not just the depth (seed 003).",
+        "When the caller needs the result now (a synchronous request), a queue is the wrong "
+        "tool: see docs/choosing.md.",
+    ),
+    exam_points=(
+        ExamPoint(
+            "SQS keeps a message 4 days by default, 60 seconds to 14 days at most; then it "
+            "deletes it whether or not it was read.",
+            f"{SQS}/quotas-messages.html",
+        ),
+        ExamPoint(
+            "ApproximateAgeOfOldestMessage is the metric that shows a stalled consumer before "
+            "retention deletes its backlog.",
+            f"{SQS}/sqs-available-cloudwatch-metrics.html",
+        ),
+        ExamPoint(
+            "RDS sets PostgreSQL's default max_connections from the instance's memory "
+            "(LEAST({DBInstanceClassMemory/9531392}, 5000)): a small instance has few.",
+            "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/CHAP_Limits.html",
+        ),
+        ExamPoint(
+            "RDS Proxy pools and shares database connections for applications that open many "
+            "(Lambda functions among them); a queue in front also smooths the write rate.",
+            "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-proxy.html",
+        ),
+    ),
+    exams=("SAA", "DVA", "SOA"),
+    seeds="000 (why queues), 003 (decoupling in time, throughput and failure)",
+    questions=(
+        Question(
+            "A burst of 300 writes hits a database that allows the app 10 connections. Without a "
+            "queue, what do clients see?",
+            (
+                "slower responses, but every write lands",
+                "refused connections and timeouts: writes lost unless the client retries",
+                "the database scales its connection limit up",
+                "SQS buffers them automatically",
+            ),
+            1,
+            "The lab counted refused connections, timeouts and lost orders.",
+        ),
+        Question(
+            "With the queue in front, what decides how fast orders reach the database?",
+            (
+                "the burst's arrival rate",
+                "the workers: how many, how many connections, how big their transactions",
+                "the queue's visibility timeout",
+                "the API Gateway throttle",
+            ),
+            1,
+            "Two workers wrote the whole burst at a rate the database could take.",
+        ),
+        Question(
+            "Consumers are down for 5 days; retention is 4 days. What happens to day 1's orders?",
+            (
+                "they wait until the consumers return",
+                "they move to the dead-letter queue",
+                "SQS deletes them, unread, when they are 4 days old",
+                "SQS extends retention automatically",
+            ),
+            2,
+            "Retention bounds decoupling in failure: the model's day-1 orders expired.",
+        ),
+    ),
+    module="labs.why_queue_lab",
+)
+
+WRITE_BUFFER = Lab(
+    name="write-buffer",
+    title="the write-buffer pattern end to end: API schema, SQS, worker processes, PostgreSQL",
+    sets_up=(
+        "The burst lab (labs/burst_lab.py): a burst of orders checked against the API's request "
+        "schema, queued on moto's SQS, drained by real worker processes (the EC2 worker) into "
+        "the embedded PostgreSQL, with a poison message and a client retry."
+    ),
+    change="--orders, --workers, --receive-loops; --stack-outputs outputs.json sends the burst "
+    "to a deployed WriteBuffer API and watches the real queue drain.",
+    notice=(
+        "Bad bodies never reach the queue: the API's JSON Schema model answers 400.",
+        "The client retry and any redelivery write one row: the order id is the key.",
+        "The poison message ends in the DLQ after maxReceiveCount receives; nothing is lost or "
+        "written twice, and the lab exits non-zero if anything is.",
+    ),
+    exam_points=(
+        ExamPoint(
+            "API Gateway can validate a request body against a model (JSON Schema draft 4) "
+            "before any integration runs.",
+            "https://docs.aws.amazon.com/apigateway/latest/developerguide/"
+            "api-gateway-method-request-validation.html",
+        ),
+        ExamPoint(
+            "Standard queues deliver at least once: design idempotent consumers.",
+            f"{SQS}/standard-queues-at-least-once-delivery.html",
+        ),
+        ExamPoint(
+            "Scale consumers on queue depth (ApproximateNumberOfMessagesVisible) or on backlog "
+            "per instance.",
+            "https://docs.aws.amazon.com/autoscaling/ec2/userguide/as-using-sqs-queue.html",
+        ),
+    ),
+    exams=("SAA", "DVA", "SOA"),
+    seeds="001 §1 and §4, 004",
+    questions=(
+        Question(
+            "A client retries a POST whose first attempt did reach the queue. How many rows?",
+            (
+                "two",
+                "one, because the worker inserts on the order id with ON CONFLICT DO NOTHING",
+                "zero",
+                "one, because SQS deduplicates standard queues",
+            ),
+            1,
+            "Standard queues do not deduplicate; the idempotent insert does.",
+        ),
+        Question(
+            "What bounds the database's write load however large the burst?",
+            (
+                "the queue's retention period",
+                "workers x their write rate (MAX_WRITES_PER_SECOND x max_capacity)",
+                "the API Gateway stage throttle alone",
+                "the visibility timeout",
+            ),
+            1,
+            "The queue holds the burst; the fleet's size and pace set the write rate.",
+        ),
+        Question(
+            "Which metric scales the worker fleet out in this project's default?",
+            (
+                "CPUUtilization of the workers",
+                "ApproximateNumberOfMessagesVisible",
+                "NumberOfMessagesDeleted",
+                "the database's connection count",
+            ),
+            1,
+            "Step scaling on visible messages, from zero instances.",
+        ),
+    ),
+    module="labs.burst_lab:main",
+    passthrough=True,
+    stack="WriteBuffer",
+)
+
+ORDER_FAN_OUT = Lab(
+    name="order-fan-out",
+    title="the OrderFanOut stack on moto: synthesized filters, real handlers, idempotency, DLQs",
+    sets_up=(
+        "The fan-out lab (labs/fan_out_lab.py): the app is synthesized, the subscriptions' "
+        "filter policies and delivery modes are read from the OrderFanOut template and recreated "
+        "on moto's SNS and SQS, and the four real Lambda handlers consume their queues into "
+        "moto's DynamoDB."
+    ),
+    change="nothing to change: it plays the stack as synthesized (change the stack, run again).",
+    notice=(
+        "Each queue holds only what its filter admits: shipping never sees a download.",
+        "Publishing the same order again changes nothing: the consumers are idempotent.",
+        "A broken event fails in every consumer and lands in every DLQ.",
+    ),
+    exam_points=(
+        ExamPoint(
+            "SNS → SQS fan-out: each subscribed queue gets its own copy of a message.",
+            f"{SNS}/sns-sqs-as-subscriber.html",
+        ),
+        ExamPoint(
+            "Powertools idempotency records which events a function already processed (in "
+            "DynamoDB) so a redelivery is a no-op.",
+            "https://docs.aws.amazon.com/powertools/python/latest/utilities/idempotency/",
+        ),
+    ),
+    exams=("DVA", "SAA"),
+    seeds="001 §5, 002",
+    questions=(
+        Question(
+            "Why does each consumer have its own queue rather than its own subscription to a "
+            "Lambda function directly?",
+            (
+                "Lambda cannot subscribe to SNS",
+                "the queue buffers, retries and dead-letters per consumer, independently",
+                "SNS requires SQS for filter policies",
+                "it is cheaper to have no queue",
+            ),
+            1,
+            "A slow or failing consumer fills its own queue and DLQ without touching the others.",
+        ),
+        Question(
+            "The same order event is published twice. What keeps stock from being reserved twice?",
+            (
+                "SNS deduplication on standard topics",
+                "the consumer's idempotency on (orderId, eventType)",
+                "the filter policy",
+                "the visibility timeout",
+            ),
+            1,
+            "Standard topics and queues can deliver twice; the consumer makes it harmless.",
+        ),
+        Question(
+            "Which queue receives a free download's OrderPlaced event?",
+            ("payment", "shipping", "inventory and audit", "none"),
+            2,
+            "Payment filters on amountCents > 0, shipping on shippable = true.",
+        ),
+    ),
+    module="labs.fan_out_lab:main",
+    passthrough=True,
+)
+
+SCALING = Lab(
+    name="scaling",
+    title="scaling consumers on queue depth: step scaling vs backlog per instance",
+    sets_up=(
+        "The scaling simulator (tools/scaling_sim.py): a queue's backlog over time and the "
+        "Auto Scaling group's response under this project's two scaling policies."
+    ),
+    change="the simulator's options (`python -m tools.scaling_sim --help`).",
+    notice=(
+        "Step scaling on visible messages starts from zero instances; backlog per instance "
+        "sizes the fleet from the time one message takes.",
+        "Instance warm-up delays the response: the backlog keeps growing meanwhile.",
+    ),
+    exam_points=(
+        ExamPoint(
+            "Scaling an Auto Scaling group on SQS: the backlog per instance metric and its target.",
+            "https://docs.aws.amazon.com/autoscaling/ec2/userguide/as-using-sqs-queue.html",
+        ),
+        ExamPoint(
+            "Step scaling policies scale by steps of an alarm's breach size.",
+            "https://docs.aws.amazon.com/autoscaling/ec2/userguide/as-scaling-simple-step.html",
+        ),
+    ),
+    exams=("SAA", "SOA"),
+    seeds="001 §4, 004",
+    questions=(
+        Question(
+            "Why can't target tracking on backlog per instance scale a group from zero?",
+            (
+                "the metric divides by the number of instances in service",
+                "SQS does not publish metrics for empty queues",
+                "target tracking cannot use SQS metrics",
+                "it can; nothing stops it",
+            ),
+            0,
+            "With no instances the ratio has no value; this project refuses min_capacity=0 there.",
+        ),
+        Question(
+            "Which metric tells you a burst is being absorbed rather than consumers stalling?",
+            (
+                "ApproximateNumberOfMessagesVisible alone",
+                "ApproximateAgeOfOldestMessage",
+                "NumberOfMessagesSent",
+                "CPUUtilization",
+            ),
+            1,
+            "Depth can be high in both cases; age grows only when nothing is being consumed.",
+        ),
+        Question(
+            "What does instance warm-up change?",
+            (
+                "how long a new instance's metrics are left out of the group's",
+                "the visibility timeout of the queue",
+                "the retention of the queue",
+                "nothing for SQS-driven scaling",
+            ),
+            0,
+            "Until warmed up, a new instance does not count toward the metrics that scale.",
+        ),
+    ),
+    module="tools.scaling_sim:main",
+    passthrough=True,
+    requires="tools.scaling_sim",
+)
+
 LABS: tuple[Lab, ...] = (
     VISIBILITY,
     DEAD_LETTER,
@@ -666,6 +954,10 @@ LABS: tuple[Lab, ...] = (
     LARGE_PAYLOAD,
     FAN_OUT,
     LAMBDA_BATCH,
+    WHY_QUEUE,
+    WRITE_BUFFER,
+    ORDER_FAN_OUT,
+    SCALING,
 )
 
 
