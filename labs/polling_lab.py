@@ -66,8 +66,10 @@ class PollingObservation:
 def poll(moto, url: str, count: PollerCount, wait: int, until: float) -> None:
     sqs = moto.client("sqs")
     while time.monotonic() < until:
+        # near the end of the window, wait no longer than the window has left (1 s at least)
+        this_wait = min(wait, max(1, int(until - time.monotonic()))) if wait else 0
         messages = sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait
+            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=this_wait
         ).get("Messages", [])
         count.requests += 1
         if not messages:

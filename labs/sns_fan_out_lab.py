@@ -152,7 +152,7 @@ def run(
     for label, event in orders.items():
         publish(sns, topic, event)
         story.say(f"{label:14s} {event['orderId']}  totalCents {event['totalCents']}")
-    time.sleep(0.2)
+    time.sleep(0.05)  # moto delivers at once; SNS within moments
     bodies = {name: drain(sqs, url) for name, url in queues.items()}
     observation.received = {
         name: sorted(order_id_of(m["Body"]) for m in messages) for name, messages in bodies.items()
@@ -205,7 +205,7 @@ def run(
     )
     late = order_event("lab-late-0004", 4_200, True)
     publish(sns, topic, late)
-    time.sleep(0.2)
+    time.sleep(0.05)  # moto delivers at once; SNS within moments
     observation.late_subscriber_got = sorted(
         order_id_of(m["Body"]) for m in drain(sqs, queues["analytics"])
     )
