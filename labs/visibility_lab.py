@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Annotated
 
 import typer
+from botocore.exceptions import ClientError
 
 from labs.engines import Engines, depth, make_queue
 from labs.registry import lab
@@ -101,7 +102,7 @@ def consume(
             if result.heartbeat:
                 threading.Thread(
                     target=heartbeat,
-                    args=(moto, url, message["ReceiptHandle"], visibility, done, result, lock),
+                    args=(sqs, url, message["ReceiptHandle"], visibility, done, result, lock),
                     daemon=True,
                 ).start()
             time.sleep(processing)  # the work: longer than the visibility timeout
@@ -111,14 +112,17 @@ def consume(
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
 
-def heartbeat(moto, url, receipt_handle, visibility, done, result, lock) -> None:
+def heartbeat(sqs, url, receipt_handle, visibility, done, result, lock) -> None:
     """Keep the message hidden while it is being worked on: extend it every third of the
-    timeout, by a whole timeout, so two missed beats still leave it hidden."""
-    sqs = moto.client("sqs")
+    timeout, by a whole timeout, so two missed beats still leave it hidden. (The consumer's
+    client is shared: boto3 clients are thread-safe, and a new one per beat would be slow.)"""
     while not done.wait(max(visibility / 3, 0.2)):
-        sqs.change_message_visibility(
-            QueueUrl=url, ReceiptHandle=receipt_handle, VisibilityTimeout=visibility
-        )
+        try:
+            sqs.change_message_visibility(
+                QueueUrl=url, ReceiptHandle=receipt_handle, VisibilityTimeout=visibility
+            )
+        except ClientError:  # the message is gone (deleted): nothing left to keep hidden
+            return
         with lock:
             result.extensions += 1
 

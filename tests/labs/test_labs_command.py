@@ -12,6 +12,7 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
+from labs import docs as labs_docs
 from labs import teaching
 from labs.cli import available, build_app
 from labs.registry import LABS, lab
@@ -65,7 +66,12 @@ def test_every_lab_has_three_answerable_questions_and_sourced_exam_points():
 def test_docs_map_every_lab_to_its_exams_and_seeds():
     docs = (ROOT / "docs" / "labs.md").read_text()
     for entry in LABS:
-        assert f"`{entry.name}`" in docs, entry.name
+        assert f"| `{entry.name}`" in docs, entry.name  # the exam-domain table
+        assert f"### `{entry.name}`" in docs, entry.name  # its generated section
+
+
+def test_the_lab_sections_in_the_docs_match_the_registry(capsys):
+    assert labs_docs.main(["--check", str(ROOT / "docs" / "labs.md")]) == 0, capsys.readouterr()
 
 
 def test_quiz_mode_asks_before_the_run_and_scores_after(monkeypatch):

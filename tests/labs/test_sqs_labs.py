@@ -19,7 +19,7 @@ pytestmark = pytest.mark.engines
 def test_processing_past_the_visibility_timeout_duplicates_and_the_heartbeat_does_not(
     story, engines
 ):
-    seen = visibility_lab.run(story, engines, visibility=1, processing=1.2, messages=2, consumers=4)
+    seen = visibility_lab.run(story, engines, visibility=2, processing=2.2, messages=2, consumers=4)
     assert seen.without.duplicates > 0
     assert seen.without.processed_twice > 0
     assert seen.with_heartbeat.duplicates == 0
