@@ -101,11 +101,11 @@ def test_quiz_mode_asks_before_the_run_and_scores_after(monkeypatch):
 def test_a_lab_runs_from_the_command_line_with_its_settings(monkeypatch, engines):
     monkeypatch.setattr(teaching, "Engines", lambda: engines)
     result = CliRunner().invoke(
-        build_app(), ["large-payload", "--size-kib", "1100"], env={"COLUMNS": "120"}
+        build_app(), ["dead-letter", "--max-receives", "2"], env={"COLUMNS": "120"}
     )
     assert result.exit_code == 0, result.output
-    assert "refused" in result.output
-    assert "SHA-256 and size match: True" in result.output
+    assert "maxReceiveCount 2" in result.output
+    assert "received 2 times" in result.output  # the headline, from this run
     assert "Answers" in result.output
 
 

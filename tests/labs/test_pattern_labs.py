@@ -34,17 +34,17 @@ def test_a_burst_loses_orders_straight_to_the_database_and_none_through_the_queu
     seen = why_queue_lab.run(
         story,
         engines,
-        burst=40,
+        burst=30,
         spread=0.1,
-        connection_limit=4,
+        connection_limit=3,
         work=0.05,
         request_timeout=0.3,
         consumers=2,
     )
     assert seen.direct.refused_attempts > 0
     assert seen.direct.lost > 0
-    assert seen.direct.written + seen.direct.lost == 40
-    assert seen.queued.accepted == 40 and seen.queued.written == 40
+    assert seen.direct.written + seen.direct.lost == 30
+    assert seen.queued.accepted == 30 and seen.queued.written == 30
 
 
 def test_an_outage_longer_than_retention_expires_the_oldest_orders(story):
