@@ -940,6 +940,8 @@ SCALING = Lab(
             "Until warmed up, a new instance does not count toward the metrics that scale.",
         ),
     ),
+    # Assumes the simulator exposes main(argv) -> int, as tools/redrive.py does; if it lands
+    # with another entry point, this line is the one to change.
     module="tools.scaling_sim:main",
     passthrough=True,
     requires="tools.scaling_sim",
