@@ -181,8 +181,11 @@ def event(order_id: str, sku: str, cents: int, shippable: bool) -> dict:
     }
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    import argparse
     import os
+
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)
 
     from labs.local_engines import moto_server
 
