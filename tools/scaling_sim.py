@@ -878,7 +878,7 @@ class ScenarioResult:
             rows.append(
                 f"| {r.fleet.label} | {drain} | {r.peak_depth:,.0f} | {_duration(r.peak_age)} "
                 f"| {r.minutes_over_age_alarm} | {r.max_instances} | {r.instance_minutes:,.0f} "
-                f"| ${r.cost:,.2f} |"
+                f"| ${r.cost:,.{3 if r.cost < 1 else 2}f} |"
             )
         rows.append("")
         rows.append(
