@@ -12,6 +12,7 @@ write rate) and the alarms hanging off each queue and function. Mermaid in Markd
 renders it, no binary to build.
 
     python -m tools.diagrams                    # synthesize both profiles, rewrite docs/diagrams/
+                                                # and the README's embedded diagram
     python -m tools.diagrams --check            # exit 1 if a page differs (what the test does)
     python -m tools.diagrams --cdk-out sandbox=cdk.out/sandbox --cdk-out production=cdk.out/production
 """
@@ -638,6 +639,22 @@ def render_all(assemblies: Mapping[str, Any]) -> dict[Path, str]:
     }
 
 
+README = ROOT / "README.md"
+# A diagram embedded in a Markdown file: <!-- diagram:WriteBuffer:production --> ... <!-- /diagram:... -->
+_BLOCK = re.compile(r"(<!-- diagram:(\w+):(\w+) -->\n).*?(<!-- /diagram:\2:\3 -->)", re.DOTALL)
+
+
+def render_blocks(text: str, assemblies: Mapping[str, Any]) -> str:
+    """`text` with every embedded diagram block redrawn from its stack and profile."""
+
+    def redraw(match: re.Match) -> str:
+        stack_id, profile = match.group(2), match.group(3)
+        chart = DataPath.of(assemblies[profile].stacks[stack_id]).mermaid()
+        return f"{match.group(1)}```mermaid\n{chart}\n```\n{match.group(4)}"
+
+    return _BLOCK.sub(redraw, text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="fail if a page differs")
@@ -659,14 +676,17 @@ def main(argv: list[str] | None = None) -> int:
         for profile in PROFILES
     }
     stale = []
-    for path, text in render_all(assemblies).items():
+    pages = render_all(assemblies)
+    pages[README] = render_blocks(README.read_text(), assemblies)
+    for path, text in pages.items():
         if args.check:
             if not path.exists() or path.read_text() != text:
                 stale.append(path)
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-            print(f"wrote {path.relative_to(ROOT)}")
+            if not path.exists() or path.read_text() != text:
+                path.write_text(text)
+                print(f"wrote {path.relative_to(ROOT)}")
     if stale:
         print(
             "stale (run ./run diagrams): " + ", ".join(str(p.relative_to(ROOT)) for p in stale),

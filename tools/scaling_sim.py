@@ -447,6 +447,10 @@ class Timing:
         is activated from an inactive state" (same page). 0: the queue was active. Applies only
         to a fleet with min_capacity 0: a running worker's long polls keep the queue active.
     in_service_after: seconds from launch to InService (counted in GroupInServiceInstances).
+    visible_in_transit: messages a datapoint of ApproximateNumberOfMessagesVisible shows while
+        orders arrive and workers keep up (sent, not yet received by a waiting long poll). 0: the
+        metric reads 0 then, so step scaling cannot tell "keeping up" from "idle"; 1 or more:
+        it never reads 0 while orders flow. AWS does not say which; the dashboard does.
     ready_after: seconds from launch until the worker writes: boot, then the user data's dnf and
         pip installs and the service start. Measure yours from the group's launch notification
         to the worker's first log line.
@@ -454,6 +458,7 @@ class Timing:
 
     metric_delay: int = 60
     queue_asleep: int = 0
+    visible_in_transit: float = 0
     in_service_after: int = 60
     ready_after: int = 180
 
@@ -462,6 +467,11 @@ class Timing:
             f"SQS datapoint usable {self.metric_delay}s after its minute; "
             f"InService {self.in_service_after}s and writing {self.ready_after}s after launch"
             + (f"; metrics missing for the first {self.queue_asleep}s" if self.queue_asleep else "")
+            + (
+                f"; {self.visible_in_transit:g} visible while orders flow"
+                if self.visible_in_transit
+                else ""
+            )
         )
 
 
@@ -644,7 +654,8 @@ def simulate(fleet: Fleet, load: Load, timing: Timing = Timing()) -> Run:
             last_backlog = end
         elif last_backlog is not None and run.drained_at is None and end >= load.last_arrival:
             run.drained_at = last_backlog
-        minute["visible"] = max(minute["visible"], backlog)
+        seen = max(backlog, timing.visible_in_transit) if arriving > 0 else backlog
+        minute["visible"] = max(minute["visible"], seen)
         minute["age"] = max(minute["age"], age)
         minute["in_service"] += in_service * TICK / MINUTE
 
@@ -978,7 +989,15 @@ def plot(runs: Sequence[Run], path: Path) -> Path:
     limit = runs[0].fleet.age_alarm_threshold
     if limit:
         axes[2].axhline(limit / 60, color="red", linestyle="--", linewidth=1)
-        axes[2].annotate("age alarm", (0, limit / 60), color="red", fontsize=8, va="bottom")
+        axes[2].annotate(
+            "age alarm",
+            (0.99, limit / 60),
+            xycoords=("axes fraction", "data"),
+            color="red",
+            fontsize=8,
+            ha="right",
+            va="bottom",
+        )
     axes[0].set_ylabel("visible messages")
     axes[1].set_ylabel("instances in service")
     axes[2].set_ylabel("oldest message (min)")
@@ -1037,13 +1056,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=0,
         help="seconds of missing SQS metrics after an idle queue wakes (up to 900)",
     )
+    parser.add_argument(
+        "--visible-in-transit",
+        type=float,
+        default=0,
+        help="messages the visible metric shows while orders flow and workers keep up",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
 
     from tools.template_reader import Assembly, synthesize
 
     timing = Timing(
-        metric_delay=args.metric_delay, queue_asleep=args.queue_asleep, ready_after=args.ready_after
+        metric_delay=args.metric_delay,
+        queue_asleep=args.queue_asleep,
+        ready_after=args.ready_after,
+        visible_in_transit=args.visible_in_transit,
     )
     step = Assembly.from_directory(args.cdk_out) if args.cdk_out else synthesize(args.profile)
     backlog = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from infra_support import PROFILE_NAMES
 
-from tools.diagrams import DOCS, DataPath, render_all
+from tools.diagrams import DOCS, README, DataPath, render_all, render_blocks
 from tools.template_reader import Assembly
 
 
@@ -22,6 +22,12 @@ def test_every_page_matches_the_synthesized_templates(assemblies):
     stale = [p.name for p, text in pages.items() if not p.exists() or p.read_text() != text]
     assert stale == [], f"regenerate with ./run diagrams: {stale}"
     assert sorted(p.name for p in DOCS.glob("*.md")) == sorted(p.name for p in pages)
+
+
+def test_the_readme_embeds_the_write_buffer_diagram_as_synthesized(assemblies):
+    text = README.read_text()
+    assert "<!-- diagram:WriteBuffer:production -->" in text
+    assert render_blocks(text, assemblies) == text, "regenerate with ./run diagrams"
 
 
 def test_write_buffer_path_carries_its_settings(assemblies):
