@@ -180,3 +180,14 @@ def test_the_fleet_is_read_from_the_synthesized_template(production_fleet):
     assert scale_out.steps[0] == sim.Step(0, scale_out.steps[0].upper, 1)
     assert scale_in.adjustment_type == "PercentChangeInCapacity"
     assert scale_in.alarm.treat_missing_data == "breaching"
+
+
+def test_a_metric_that_never_reads_zero_while_orders_flow_walks_the_fleet_to_its_maximum():
+    # 0.2 orders/s is well within one worker, but if the visible metric shows 1 while orders
+    # flow, the +1 step stays in ALARM: each warm-up (5 min) one more worker, up to the max.
+    fleet = step_fleet(max_capacity=3)
+    load = sim.Load("trickle", 30 * 60, rate=lambda t: 0.2)
+    quiet = sim.simulate(fleet, load, TIMING)
+    flowing = sim.simulate(fleet, load, replace(TIMING, visible_in_transit=1))
+    assert max(quiet.in_service) == 1
+    assert max(flowing.in_service) == 3
