@@ -687,6 +687,8 @@ def main(argv: list[str] | None = None) -> int:
             if not path.exists() or path.read_text() != text:
                 path.write_text(text)
                 print(f"wrote {path.relative_to(ROOT)}")
+    if not args.check and not stale:
+        print("docs/diagrams/ and the README's diagram match the templates")
     if stale:
         print(
             "stale (run ./run diagrams): " + ", ".join(str(p.relative_to(ROOT)) for p in stale),
