@@ -50,6 +50,26 @@ VISIBILITY_TIMEOUT = Duration.seconds(WORKER_BATCH_BUDGET.to_seconds() * 3)
 MAX_RECEIVE_COUNT = 5
 # An order waiting longer than this means the workers are stalled or far behind.
 MAX_ORDER_AGE = Duration.minutes(10)
+# Write shaping: each worker instance writes at most this many rows a second, so the database
+# sees at most max_capacity x this, however large the burst.
+WRITES_PER_SECOND = 500
+# Scaling sized from that rate and the age alarm, checked with tools/scaling_sim.py (README,
+# "Scaling"). A new worker is noticed (~2 min: a 1-minute SQS datapoint, then the alarm) and
+# booted (~3 min) before it writes, which leaves about 5 of the 10 minutes for writing: 150,000
+# orders a worker. 100,000 keeps a margin. One worker per 100,000 waiting, not 4 for 500 waiting
+# (the construct's generic default): on a day of 2,000,000 orders that default restarted 8
+# workers for every small backlog.
+ORDERS_PER_WORKER = 100_000
+SCALE_OUT_STEPS = (
+    (1, 1),
+    (ORDERS_PER_WORKER, 2),
+    (2 * ORDERS_PER_WORKER, 4),
+    (4 * ORDERS_PER_WORKER, 10),
+)
+# Warm-up covers the time until a new worker's writes show in the alarm's metric: boot (~3 min)
+# plus a whole 1-minute datapoint and its delay. Shorter, and the policy adds a second round of
+# workers while the first is draining a queue the metric still shows full.
+WORKER_WARMUP = Duration.minutes(5)
 DEAD_LETTER_RETENTION = Duration.days(14)
 MINUTE = Duration.minutes(1)
 
@@ -146,14 +166,15 @@ class WriteBufferStack(cdk.Stack):
                 "DATABASE_SECRET_ARN": database.secret.secret_arn,
                 "VISIBILITY_TIMEOUT_SECONDS": str(int(VISIBILITY_TIMEOUT.to_seconds())),
                 "RECEIVE_LOOPS": "4",
-                # Write shaping: each instance writes at most this many rows a second, so the
-                # database sees at most max_capacity x this, however large the burst.
-                "MAX_WRITES_PER_SECOND": "500",
+                "MAX_WRITES_PER_SECOND": str(WRITES_PER_SECOND),
             },
             instance_type=ec2.InstanceType(profile.worker_instance_type),
             min_capacity=0 if worker_scaling == "step" else 1,
             max_capacity=profile.worker_max_capacity,
             scaling=worker_scaling,
+            scale_out_steps=SCALE_OUT_STEPS,
+            target_backlog_per_instance=ORDERS_PER_WORKER,
+            instance_warmup=WORKER_WARMUP,
             notifications_topic=alarms_topic.topic,
             log_retention=log_retention,
             log_encryption_key=log_key,

@@ -178,12 +178,15 @@ def test_fleet_scales_to_zero_and_out_in_steps_on_visible_messages(template, pro
         for p in resources_of(template, "AWS::AutoScaling::ScalingPolicy").values()
     }
     out = policies["ChangeInCapacity"]["StepAdjustments"]
+    # One worker per 100,000 waiting orders (write_buffer_stack.ORDERS_PER_WORKER), bounds
+    # relative to the alarm's threshold of 1.
     assert [(s.get("MetricIntervalLowerBound"), s["ScalingAdjustment"]) for s in out] == [
         (0, 1),
-        (99, 2),
-        (499, 4),
+        (99_999, 2),
+        (199_999, 4),
+        (399_999, 10),
     ]
-    assert policies["ChangeInCapacity"]["EstimatedInstanceWarmup"] == 180
+    assert policies["ChangeInCapacity"]["EstimatedInstanceWarmup"] == 300
     scale_in = policies["PercentChangeInCapacity"]
     assert scale_in["StepAdjustments"] == [
         {"MetricIntervalUpperBound": 0, "ScalingAdjustment": -50}
@@ -366,7 +369,7 @@ def test_backlog_per_instance_tracks_visible_messages_per_in_service_instance(ba
     ]
     assert policy["PolicyType"] == "TargetTrackingScaling"
     config = policy["TargetTrackingConfiguration"]
-    assert config["TargetValue"] == 500
+    assert config["TargetValue"] == 100_000
     queries = {q["Id"]: q for q in config["CustomizedMetricSpecification"]["Metrics"]}
     assert queries["backlogPerInstance"]["Expression"] == "visible / instances"
     assert queries["backlogPerInstance"]["ReturnData"] is True
