@@ -64,6 +64,30 @@ def test_fifo_queue_with_dead_letter_makes_both_queues_fifo(stack):
     assert orders.queue.fifo and orders.dead_letter_queue.fifo
 
 
+def test_a_fifo_dead_letter_queue_may_be_shorter_lived_than_its_source(stack):
+    """FIFO queues reset a message's enqueue timestamp when it moves to the DLQ, so a dead letter
+    gets the DLQ's whole retention however long it waited in the source (a standard DLQ must
+    outlive its source: see the rejections above)."""
+    ledger = QueueWithDeadLetter(
+        stack,
+        "Ledger",
+        fifo=True,
+        retention_period=Duration.days(4),
+        dead_letter_retention_period=Duration.days(1),
+    )
+    assert ledger.dead_letter_queue.fifo
+
+
+def test_a_customer_managed_key_keeps_sqs_default_data_key_reuse(stack):
+    from aws_cdk import aws_kms as kms
+    from aws_cdk.assertions import Match, Template
+
+    QueueWithDeadLetter(stack, "Orders", encryption_key=kms.Key(stack, "Key"))
+    Template.from_stack(stack).all_resources_properties(
+        "AWS::SQS::Queue", {"KmsDataKeyReusePeriodSeconds": Match.absent()}
+    )
+
+
 @pytest.mark.parametrize(
     ("props", "message"),
     [
