@@ -30,7 +30,7 @@ class PostgresDatabase(Construct):
 
     Props:
         vpc: the VPC; the instance goes in its isolated subnets.
-        database_name: the database to create (a PostgreSQL identifier).
+        database_name: the database to create: 1..63 letters, digits or '_', the first a letter (RDS's rule).
         engine_version: pinned PostgreSQL version, minor included.
         instance_type: DB instance class; default t4g.micro.
         allocated_storage_gib: gp3 storage (20..65536 GiB).
@@ -69,10 +69,11 @@ class PostgresDatabase(Construct):
     ) -> None:
         super().__init__(scope, id_)
         name = "PostgresDatabase"
-        if not database_name.isidentifier() or len(database_name) > 63:
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,62}", database_name):
             raise ValueError(
-                f"{name}.database_name: {database_name!r} must be a letter or '_' followed by "
-                "letters, digits or '_', at most 63 characters (a PostgreSQL identifier)"
+                f"{name}.database_name: {database_name!r} must be 1 to 63 ASCII letters, digits "
+                "or '_', beginning with a letter (RDS for PostgreSQL's DBName rule: "
+                "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html)"
             )
         if not 20 <= allocated_storage_gib <= 65_536:
             raise ValueError(

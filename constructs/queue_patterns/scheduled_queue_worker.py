@@ -174,10 +174,11 @@ def _validate(visibility, code_path, handler, every, timeout, memory_size, max_a
     """Fail synth with a message naming the prop, its value and the rule."""
     name = "ScheduledQueueWorker"
     every_s, timeout_s = every.to_seconds(), timeout.to_seconds()
-    if every_s % 60 or not 60 <= every_s <= 86_400:
+    if every_s % 60 or every_s < 60:
         raise ValueError(
-            f"{name}.every: {every_s}s must be whole minutes from 1 minute to 1 day "
-            "(an EventBridge rate)"
+            f"{name}.every: {every_s}s must be whole minutes, at least 1 (an EventBridge rate "
+            "expression counts whole minutes, hours or days: "
+            "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rate-expressions.html)"
         )
     if not 1 <= timeout_s < every_s or timeout_s > 900:
         raise ValueError(

@@ -161,6 +161,9 @@ def test_queue_worker_fleet_rejects(vpc, props, message):
     ("props", "message"),
     [
         ({"database_name": "orders-db"}, r"PostgresDatabase.database_name: 'orders-db' must be"),
+        # Python identifiers, but RDS wants an ASCII letter first.
+        ({"database_name": "_orders"}, r"database_name: '_orders' must be .* beginning with a"),
+        ({"database_name": "ördrs"}, r"database_name: 'ördrs' must be 1 to 63 ASCII"),
         ({"allocated_storage_gib": 5}, r"allocated_storage_gib: 5 is outside 20..65536"),
         ({"backup_retention": Duration.days(0)}, r"backup_retention: 0 days is outside 1..35"),
         ({"rotate_secret": True}, r"rotation_subnets: required when rotate_secret is True"),
