@@ -9,8 +9,9 @@ its own queue (its own pace, its own failures, its own DLQ) and sees only the ev
                  --everything, SNS envelope kept---> audit queue     -> audit consumer
 
 Consumer queues use raw message delivery (the body is the event); the audit queue keeps the
-SNS envelope. SNS retries each delivery, then parks what it could not deliver in a subscription
-DLQ; each queue has its own DLQ for what its consumer could not process. Every DLQ alarms.
+SNS envelope. SNS parks what it could not deliver in a subscription DLQ: at once after a
+client-side error (a queue policy that shuts SNS out), after its retries for a server-side one;
+each queue has its own DLQ for what its consumer could not process. Every DLQ alarms.
 
 The ordered variant (payments, where a refund must follow its capture) is `PaymentLedgerStack`.
 """
@@ -65,9 +66,10 @@ def subscription_dead_letter(
     removal: RemovalPolicy,
     alarm_topic: sns.ITopic,
 ) -> sqs.Queue:
-    """Where SNS parks what it could not deliver to a subscribed queue (a queue policy or key
-    mistake) after its retries, instead of dropping it; alarmed on one message. A FIFO topic's
-    subscriptions need a FIFO dead-letter queue."""
+    """Where SNS parks what it could not deliver to a subscribed queue, instead of dropping it:
+    at once after a client-side error (SNS does not retry those), after its retries for a
+    server-side one; alarmed on one message. A FIFO topic's subscriptions need a FIFO dead-letter
+    queue. https://docs.aws.amazon.com/sns/latest/dg/sns-dead-letter-queues.html"""
     queue = sqs.Queue(
         stack,
         "SubscriptionDeadLetter",

@@ -119,7 +119,8 @@ class LambdaQueueConsumer(Construct):
             self, "Logs", retention=log_retention, removal_policy=removal_policy
         )
         # Its own role with only its own log group, instead of AWSLambdaBasicExecutionRole's
-        # logs:* on every log group in the account.
+        # logs:CreateLogGroup, CreateLogStream and PutLogEvents on "*", every log group in the
+        # account: https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AWSLambdaBasicExecutionRole.html
         self.role = iam.Role(
             self,
             "Role",

@@ -37,8 +37,8 @@ class PostgresDatabase(Construct):
         multi_az: standby in a second AZ with automatic failover.
         deletion_protection: refuse deletion until turned off.
         backup_retention: days of automated backups (1..35).
-        storage_encryption_key: customer-managed KMS key for storage and the secret; None uses aws/rds.
-        performance_insights: turn on Performance Insights (not on micro classes).
+        storage_encryption_key: customer-managed KMS key for storage and the secret; None: aws/rds for storage, aws/secretsmanager for the secret.
+        performance_insights: collect Performance Insights data (any PostgreSQL class, micro too), shown in CloudWatch Database Insights.
         rotate_secret: rotate the generated secret every 30 days.
         rotation_subnets: subnets for the rotation Lambda; required with `rotate_secret`.
         log_retention: retention of the exported PostgreSQL log.
