@@ -33,6 +33,7 @@ from queue_patterns import AlarmTopic, LambdaQueueConsumer, QueueAlarms, QueueWi
 from queue_patterns.lambda_queue_consumer import RUNTIME
 
 from stacks.nag_acknowledgments import acknowledge_fan_out, acknowledge_subscription_dead_letter
+from stacks.powertools_layer import powertools_layer
 from stacks.profiles import Profile
 from stacks.profiles import log_retention as profile_log_retention
 
@@ -225,6 +226,7 @@ class OrderFanOutStack(cdk.Stack):
             "Shipping": "SHIPMENTS_TABLE",
             "Audit": "EVENTS_TABLE",
         }
+        powertools = powertools_layer(self)
         self.consumers: dict[str, LambdaQueueConsumer] = {}
         for unit, queue in self.queues.items():
             module = f"{unit.lower()}_consumer"
@@ -238,6 +240,7 @@ class OrderFanOutStack(cdk.Stack):
                 code_path=str(LAMBDA_DIR / module),
                 handler=f"{module}.handler",
                 layers=[layer],
+                powertools_layer=powertools,
                 environment=environment,
                 timeout=CONSUMER_TIMEOUT,
                 batch_size=10,

@@ -28,6 +28,7 @@ from queue_patterns import AlarmTopic, LambdaQueueConsumer, QueueAlarms, QueueWi
 
 from stacks.nag_acknowledgments import acknowledge_upload_processing
 from stacks.order_fan_out_stack import messaging_key
+from stacks.powertools_layer import powertools_layer
 from stacks.private_buckets import PrivateBuckets
 from stacks.profiles import Profile
 from stacks.profiles import log_retention as profile_log_retention
@@ -93,6 +94,7 @@ class UploadProcessingStack(cdk.Stack):
             queue=self.tasks.queue,
             code_path=str(LAMBDA_DIR / "upload_processor"),
             handler="upload_processor.handler",
+            powertools_layer=powertools_layer(self),
             environment={
                 "PROCESSED_BUCKET": self.processed.bucket_name,
                 "MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),

@@ -13,10 +13,13 @@ Why a construct: the most asked questions about Lambda on SQS are answered here 
 - A dead-letter queue is required (for a queue this app defines): without one, a record that
   always fails is retried until retention deletes it, and nobody is told. Its depth alarms.
 
-The function is arm64, on a current Python runtime, with Powertools from AWS's public layer (no
-Docker bundling: the handler folder is a plain asset), a log group with retention, X-Ray, a role
-with only what the event source needs, and alarms on errors, throttles, message age and dead
-letters.
+The function is arm64, on a current Python runtime (no Docker bundling: the handler folder is a
+plain asset), with a log group with retention, X-Ray, a role with only what the event source
+needs, and alarms on errors, throttles, message age and dead letters. Powertools comes from the
+layer you pass as `powertools_layer`: build it from the release your handlers are tested against
+(this project's stacks do, see stacks/powertools_layer.py), or pass AWS's public layer by ARN at a
+version you have checked. With None the construct adds no Powertools layer, and a handler that
+imports Powertools must ship it in `code_path` or in `layers`.
 
 Copy this file into any CDK app: it imports only `aws_cdk` and `constructs`.
 """
@@ -26,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_iam as iam
@@ -37,14 +40,6 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-# AWS's public Powertools for AWS Lambda (Python) v3 layer, arm64, for the runtime below. Layer
-# versions are immutable, so a pinned number deploys the same code every time; raise it on
-# purpose. The newest is published in every region as an SSM parameter:
-#   aws ssm get-parameter --name /aws/service/powertools/python/arm64/python3.14/latest
-# (version 27 carried Powertools 3.23.0 and 36 carried 3.31.1). Tests run the handlers on the
-# PyPI release pinned in requirements-dev.txt.
-POWERTOOLS_ACCOUNT = "017000801446"
-POWERTOOLS_LAYER_VERSION = 38
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 SQS_DEFAULT_VISIBILITY = Duration.seconds(30)
 
@@ -60,13 +55,13 @@ class LambdaQueueConsumer(Construct):
         handler: `module.function` inside `code_path`.
         queue_visibility_timeout: the queue's visibility timeout; read from the queue when this app defines it.
         environment: environment variables for the function.
-        layers: extra layers (your shared code), after the Powertools layer.
+        layers: extra layers (your shared code).
+        powertools_layer: a Powertools layer for arm64 python3.14, e.g. built from your tested release; None: none.
         timeout: the function timeout; the queue's visibility must be at least 6x it.
         memory_size: MB of memory (128..10240); CPU grows with it.
         batch_size: records per invocation (1..10 FIFO, 1..10000 standard; >10 needs a batching window).
         max_batching_window: wait up to this long to fill a batch (standard queues only, 0..300 s).
         max_concurrency: concurrent invocations the event source may start (2..1000); None: no cap.
-        powertools_layer: add AWS's public Powertools layer (Logger, batch, idempotency).
         service_name: POWERTOOLS_SERVICE_NAME, the `service` key of every log line.
         alarm_topic: SNS topic for the alarms; None creates them without actions.
         max_message_age: alarm when the oldest message waits longer than this (>= 60 s); None: no age alarm (QueueAlarms has one).
@@ -86,12 +81,12 @@ class LambdaQueueConsumer(Construct):
         queue_visibility_timeout: Duration | None = None,
         environment: Mapping[str, str] | None = None,
         layers: Sequence[lambda_.ILayerVersion] = (),
+        powertools_layer: lambda_.ILayerVersion | None = None,
         timeout: Duration = Duration.seconds(30),
         memory_size: int = 256,
         batch_size: int = 10,
         max_batching_window: Duration | None = None,
         max_concurrency: int | None = 10,
-        powertools_layer: bool = True,
         service_name: str | None = None,
         alarm_topic: sns.ITopic | None = None,
         max_message_age: Duration | None = Duration.minutes(5),
@@ -128,9 +123,7 @@ class LambdaQueueConsumer(Construct):
             description="Consumes one queue; writes its own log group and X-Ray traces",
         )
         self.log_group.grant_write(self.role)
-        all_layers = list(layers)
-        if powertools_layer:
-            all_layers.insert(0, _powertools_layer(self))
+        all_layers = [powertools_layer, *layers] if powertools_layer else list(layers)
         self.function = lambda_.Function(
             self,
             "Function",
@@ -264,16 +257,6 @@ def _validate(
             f"{name}.max_message_age: {max_message_age.to_seconds()}s is under 60s; SQS "
             "publishes the queue's age metric once a minute, so a shorter threshold only makes noise"
         )
-
-
-def _powertools_layer(scope: Construct) -> lambda_.ILayerVersion:
-    stack = Stack.of(scope)
-    version = RUNTIME.name.replace(".", "")  # python3.14 -> python314
-    arn = (
-        f"arn:{stack.partition}:lambda:{stack.region}:{POWERTOOLS_ACCOUNT}:layer:"
-        f"AWSLambdaPowertoolsPythonV3-{version}-arm64:{POWERTOOLS_LAYER_VERSION}"
-    )
-    return lambda_.LayerVersion.from_layer_version_arn(scope, "Powertools", arn)
 
 
 def _alarms(scope: LambdaQueueConsumer, queue: sqs.IQueue, max_age: Duration | None):

@@ -11,6 +11,9 @@ if three timings agree, and this construct refuses any that do not, at synth:
 - messages wait up to one interval by design, so the backlog-age alarm threshold must be longer
   than interval + timeout, or it would fire on every quiet minute.
 
+Powertools comes from the layer passed as `powertools_layer` (this project's stacks build it from
+the release the handler tests run); with None the construct adds none.
+
 Copy this file into any CDK app: it imports only `aws_cdk` and `constructs`.
 """
 
@@ -19,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_events as events
@@ -30,8 +33,6 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
-
-POWERTOOLS_LAYER = "arn:{partition}:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-arm64:38"
 
 
 class ScheduledQueueWorker(Construct):
@@ -48,7 +49,8 @@ class ScheduledQueueWorker(Construct):
         timeout: the function timeout; shorter than `every` so runs cannot overlap.
         memory_size: MB of memory (128..10240).
         environment: more environment variables for the function.
-        layers: extra layers after the Powertools layer.
+        layers: extra layers (your shared code).
+        powertools_layer: a Powertools layer for arm64 python3.14, e.g. built from your tested release; None: none.
         alarm_topic: SNS topic for the alarms; None creates them without actions.
         max_message_age: backlog-age alarm threshold; longer than `every` + `timeout`.
         log_retention: the function's log retention.
@@ -69,6 +71,7 @@ class ScheduledQueueWorker(Construct):
         memory_size: int = 512,
         environment: Mapping[str, str] | None = None,
         layers: Sequence[lambda_.ILayerVersion] = (),
+        powertools_layer: lambda_.ILayerVersion | None = None,
         alarm_topic: sns.ITopic | None = None,
         max_message_age: Duration = Duration.minutes(15),
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
@@ -94,12 +97,6 @@ class ScheduledQueueWorker(Construct):
             description="Drains one queue on a schedule; writes its own log group",
         )
         self.log_group.grant_write(self.role)
-        stack = Stack.of(self)
-        powertools = lambda_.LayerVersion.from_layer_version_arn(
-            self,
-            "Powertools",
-            POWERTOOLS_LAYER.format(partition=stack.partition, region=stack.region),
-        )
         self.function = lambda_.Function(
             self,
             "Function",
@@ -110,7 +107,7 @@ class ScheduledQueueWorker(Construct):
             role=self.role,
             timeout=timeout,
             memory_size=memory_size,
-            layers=[powertools, *layers],
+            layers=[powertools_layer, *layers] if powertools_layer else list(layers),
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
             tracing=lambda_.Tracing.ACTIVE,
