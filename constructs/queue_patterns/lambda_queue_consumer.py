@@ -42,6 +42,14 @@ from constructs import Construct
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 SQS_DEFAULT_VISIBILITY = Duration.seconds(30)
+# Where AWS states the limits and advice enforced below (as of 2026-12-02).
+LAMBDA_TIMEOUT = "https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html"
+LAMBDA_QUOTAS = "https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html"
+SQS_EVENT_SOURCE = "https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-parameters.html"
+SQS_EVENT_SOURCE_SETUP = "https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html"
+EVENT_SOURCE_API = "https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html"
+SCALING_CONFIG = "https://docs.aws.amazon.com/lambda/latest/api/API_ScalingConfig.html"
+SQS_METRICS = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-monitoring-using-cloudwatch.html"
 
 
 class LambdaQueueConsumer(Construct):
@@ -211,13 +219,14 @@ def _validate(
     name = "LambdaQueueConsumer"
     if not 1 <= timeout.to_seconds() <= 900:
         raise ValueError(
-            f"{name}.timeout: {timeout.to_seconds()}s is outside 1..900s (Lambda's limit)"
+            f"{name}.timeout: {timeout.to_seconds()}s is outside 1..900s (Lambda's limit: "
+            f"{LAMBDA_TIMEOUT})"
         )
     if visibility.to_seconds() < 6 * timeout.to_seconds():
         raise ValueError(
             f"{name}.visibility_timeout: {visibility.to_seconds()}s is less than 6 x the function "
             f"timeout ({timeout.to_seconds()}s); AWS recommends at least 6x so that retries of a "
-            "throttled batch do not redeliver it early"
+            f"throttled batch do not redeliver it early ({SQS_EVENT_SOURCE_SETUP})"
         )
     module, _, function = handler.rpartition(".")
     if not module or not function.isidentifier():
@@ -227,35 +236,42 @@ def _validate(
             f"{name}.code_path: {code_path!r} has no {module}.py for handler {handler!r}"
         )
     if not 128 <= memory_size <= 10_240:
-        raise ValueError(f"{name}.memory_size: {memory_size} is outside 128..10240 MB")
+        raise ValueError(
+            f"{name}.memory_size: {memory_size} is outside 128..10240 MB (Lambda's limit: "
+            f"{LAMBDA_QUOTAS})"
+        )
     limit = 10 if fifo else 10_000
     if not 1 <= batch_size <= limit:
         raise ValueError(
             f"{name}.batch_size: {batch_size} is outside 1..{limit}, the most a "
-            f"{'FIFO' if fifo else 'standard'} queue event source accepts"
+            f"{'FIFO' if fifo else 'standard'} queue event source accepts ({SQS_EVENT_SOURCE})"
         )
     window = max_batching_window.to_seconds() if max_batching_window is not None else None
     if fifo and window is not None:
         raise ValueError(
-            f"{name}.max_batching_window: {window}s is set on a FIFO queue; Lambda does not batch "
-            "FIFO records over time (it would hold up a message group), so it rejects the setting"
+            f"{name}.max_batching_window: {window}s is set on a FIFO queue; Lambda supports no "
+            f"batching window for FIFO queues ({SQS_EVENT_SOURCE})"
         )
     if window is not None and not 0 <= window <= 300:
-        raise ValueError(f"{name}.max_batching_window: {window}s is outside 0..300s")
+        raise ValueError(
+            f"{name}.max_batching_window: {window}s is outside 0..300s (the range Lambda "
+            f"accepts: {EVENT_SOURCE_API})"
+        )
     if batch_size > 10 and (window or 0) < 1:
         raise ValueError(
             f"{name}.batch_size: {batch_size} is over 10 without max_batching_window of at least "
-            "1s; Lambda requires a batching window for batches larger than 10"
+            f"1s; Lambda requires a batching window for batches larger than 10 ({EVENT_SOURCE_API})"
         )
     if max_concurrency is not None and not 2 <= max_concurrency <= 1000:
         raise ValueError(
             f"{name}.max_concurrency: {max_concurrency} is outside 2..1000, the range an SQS "
-            "event source accepts"
+            f"event source accepts ({SCALING_CONFIG})"
         )
     if max_message_age is not None and max_message_age.to_seconds() < 60:
         raise ValueError(
             f"{name}.max_message_age: {max_message_age.to_seconds()}s is under 60s; SQS "
-            "publishes the queue's age metric once a minute, so a shorter threshold only makes noise"
+            "publishes the queue's age metric once a minute, so a shorter threshold only makes "
+            f"noise ({SQS_METRICS})"
         )
 
 

@@ -21,6 +21,11 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from constructs import Construct
 
+# Where RDS states the limits enforced below (as of 2026-12-02).
+RDS_CREATE_INSTANCE = (
+    "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html"
+)
+
 
 class PostgresDatabase(Construct):
     """A single RDS PostgreSQL instance with a generated, optionally rotated, secret.
@@ -72,18 +77,19 @@ class PostgresDatabase(Construct):
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,62}", database_name):
             raise ValueError(
                 f"{name}.database_name: {database_name!r} must be 1 to 63 ASCII letters, digits "
-                "or '_', beginning with a letter (RDS for PostgreSQL's DBName rule: "
-                "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html)"
+                f"or '_', beginning with a letter (RDS for PostgreSQL's DBName rule: "
+                f"{RDS_CREATE_INSTANCE})"
             )
         if not 20 <= allocated_storage_gib <= 65_536:
             raise ValueError(
                 f"{name}.allocated_storage_gib: {allocated_storage_gib} is outside 20..65536 "
-                "(the gp3 range RDS accepts)"
+                f"(the gp3 range RDS for PostgreSQL accepts: {RDS_CREATE_INSTANCE})"
             )
         if not 1 <= backup_retention.to_days() <= 35:
             raise ValueError(
                 f"{name}.backup_retention: {backup_retention.to_days()} days is outside 1..35; "
-                "0 would turn off point-in-time recovery"
+                "RDS accepts 0..35, but 0 would turn off automated backups and point-in-time "
+                f"recovery ({RDS_CREATE_INSTANCE})"
             )
         if rotate_secret and rotation_subnets is None:
             raise ValueError(

@@ -32,6 +32,9 @@ from constructs import Construct
 
 EXPIRY_WARNING_FRACTION = 0.75
 SQS_DEFAULT_RETENTION = Duration.days(4)  # MessageRetentionPeriod when a queue does not set it
+# Where AWS states the behaviour relied on below (as of 2026-12-02).
+SQS_METRICS = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-monitoring-using-cloudwatch.html"
+SQS_DLQ_RETENTION = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/setting-up-dead-letter-queue-retention.html"
 
 
 class QueueAlarms(Construct):
@@ -64,7 +67,8 @@ class QueueAlarms(Construct):
         if max_message_age is not None and max_message_age.to_seconds() < 60:
             raise ValueError(
                 f"QueueAlarms.max_message_age: {max_message_age.to_seconds()}s is under 60s; SQS "
-                "publishes queue metrics once a minute, so a shorter threshold only makes noise"
+                f"publishes queue metrics once a minute, so a shorter threshold only makes noise "
+                f"({SQS_METRICS})"
             )
         one_minute = Duration.minutes(1)
         self.dead_letters = cloudwatch.Alarm(
@@ -164,9 +168,7 @@ def _guaranteed_dead_letter_window(
         raise ValueError(
             f"{name}.dead_letter_retention: {retention}s is not longer than the source queue's "
             f"retention ({source}s); a standard queue keeps a message's enqueue timestamp when it "
-            "moves it to the DLQ, so some dead letters would expire on arrival (see "
-            "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/"
-            "setting-up-dead-letter-queue-retention.html)"
+            f"moves it to the DLQ, so some dead letters would expire on arrival ({SQS_DLQ_RETENTION})"
         )
     return retention - source
 

@@ -20,6 +20,10 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 MAX_RETENTION = Duration.days(14)
+# Where SQS states the limits enforced below (as of 2026-12-02).
+SQS_ATTRIBUTES = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SetQueueAttributes.html"
+SQS_DLQ_CONSOLE = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-configure-dead-letter-queue.html"
+SQS_DLQ_RETENTION = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/setting-up-dead-letter-queue-retention.html"
 
 
 class QueueWithDeadLetter(Construct):
@@ -116,12 +120,12 @@ def _validate(
     if not 1 <= max_receive_count <= 1000:
         raise ValueError(
             f"{name}.max_receive_count: {max_receive_count} is outside 1..1000 "
-            "(the range SQS accepts in a redrive policy)"
+            f"(the range SQS accepts in a redrive policy: {SQS_DLQ_CONSOLE})"
         )
     if not 0 <= visibility_timeout.to_seconds() <= 43_200:
         raise ValueError(
             f"{name}.visibility_timeout: {visibility_timeout.to_seconds()}s is outside 0s..12h "
-            "(the range SQS accepts)"
+            f"(the range SQS accepts: {SQS_ATTRIBUTES})"
         )
     for prop, value in (
         ("retention_period", retention_period),
@@ -130,7 +134,7 @@ def _validate(
         if not 60 <= value.to_seconds() <= MAX_RETENTION.to_seconds():
             raise ValueError(
                 f"{name}.{prop}: {value.to_seconds()}s is outside 60s..14 days "
-                "(the range SQS accepts)"
+                f"(the range SQS accepts: {SQS_ATTRIBUTES})"
             )
     if not fifo and dead_letter_retention_period.to_seconds() <= retention_period.to_seconds():
         raise ValueError(
@@ -138,13 +142,12 @@ def _validate(
             f"is not longer than retention_period ({retention_period.to_seconds()}s); a standard "
             "queue keeps a message's original enqueue timestamp when it moves it to the DLQ, so a "
             "dead letter that spent longer in the source queue than the DLQ's retention is deleted "
-            "on arrival (FIFO queues reset it; see https://docs.aws.amazon.com/AWSSimpleQueueService"
-            "/latest/SQSDeveloperGuide/setting-up-dead-letter-queue-retention.html)"
+            f"on arrival (FIFO queues reset it: {SQS_DLQ_RETENTION})"
         )
     if not 0 <= receive_wait_time.to_seconds() <= 20:
         raise ValueError(
             f"{name}.receive_wait_time: {receive_wait_time.to_seconds()}s is outside 0..20s "
-            "(SQS long polling waits at most 20s)"
+            f"(SQS long polling waits at most 20s: {SQS_ATTRIBUTES})"
         )
     if content_based_deduplication and not fifo:
         raise ValueError(

@@ -34,6 +34,13 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+# Where AWS states the limits enforced below (as of 2026-12-02).
+EVENTBRIDGE_RATE = (
+    "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rate-expressions.html"
+)
+LAMBDA_TIMEOUT = "https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html"
+LAMBDA_QUOTAS = "https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html"
+
 
 class ScheduledQueueWorker(Construct):
     """Schedule -> Lambda that receives, processes and deletes a queue's messages in batches.
@@ -174,13 +181,12 @@ def _validate(visibility, code_path, handler, every, timeout, memory_size, max_a
     if every_s % 60 or every_s < 60:
         raise ValueError(
             f"{name}.every: {every_s}s must be whole minutes, at least 1 (an EventBridge rate "
-            "expression counts whole minutes, hours or days: "
-            "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rate-expressions.html)"
+            f"expression counts whole minutes, hours or days: {EVENTBRIDGE_RATE})"
         )
     if not 1 <= timeout_s < every_s or timeout_s > 900:
         raise ValueError(
-            f"{name}.timeout: {timeout_s}s must be under every ({every_s}s) and at "
-            "most 900s, so that one run ends before the next begins"
+            f"{name}.timeout: {timeout_s}s must be under every ({every_s}s), so that one run "
+            f"ends before the next begins, and at most 900s, Lambda's limit ({LAMBDA_TIMEOUT})"
         )
     if visibility.to_seconds() < timeout_s:
         raise ValueError(
@@ -202,4 +208,7 @@ def _validate(visibility, code_path, handler, every, timeout, memory_size, max_a
             f"{name}.code_path: {code_path!r} has no {module}.py for handler {handler!r}"
         )
     if not 128 <= memory_size <= 10_240:
-        raise ValueError(f"{name}.memory_size: {memory_size} is outside 128..10240 MB")
+        raise ValueError(
+            f"{name}.memory_size: {memory_size} is outside 128..10240 MB (Lambda's limit: "
+            f"{LAMBDA_QUOTAS})"
+        )

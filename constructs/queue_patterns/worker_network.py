@@ -17,6 +17,11 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+# Where RDS states the rule enforced below (as of 2026-12-02).
+RDS_SUBNET_GROUP = (
+    "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBSubnetGroup.html"
+)
+
 
 class WorkerNetwork(Construct):
     """Two- or three-tier VPC. Attributes: `vpc`, `worker_subnets`, `flow_log_group`.
@@ -44,7 +49,8 @@ class WorkerNetwork(Construct):
         if not 2 <= max_azs <= 6:
             raise ValueError(
                 f"WorkerNetwork.max_azs: {max_azs} is outside 2..6; an RDS subnet group needs "
-                "subnets in at least two Availability Zones"
+                f"subnets in at least two Availability Zones ({RDS_SUBNET_GROUP}), and six is "
+                "this construct's cap"
             )
         if not 0 <= nat_gateways <= max_azs:
             raise ValueError(
