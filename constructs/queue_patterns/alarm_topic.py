@@ -1,9 +1,10 @@
 """An SNS topic for alarms that CloudWatch can publish to: KMS-encrypted and TLS-only.
 
-Why a construct: an encrypted topic is what a reviewer asks for, but CloudWatch alarms cannot
-publish to a topic encrypted with the AWS-managed `alias/aws/sns` key (its policy cannot be
-changed to admit cloudwatch.amazonaws.com), so alarms fail silently. This topic gets a
-customer-managed key whose policy lets CloudWatch use it, scoped to this account.
+Why a construct: an encrypted topic is what a reviewer asks for, but an AWS service that
+publishes to an encrypted topic, CloudWatch alarms included, needs a customer-managed key whose
+policy lets it use the key; the AWS-managed `alias/aws/sns` key cannot be given that, so alarms
+would fail silently (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services). This topic gets a customer-managed key whose policy lets
+CloudWatch use it, scoped to this account.
 
 Copy this file into any CDK app: it imports only `aws_cdk` and `constructs`.
 """
@@ -50,7 +51,8 @@ class AlarmTopic(Construct):
             description="Encrypts the alarm topic; lets CloudWatch alarms publish to it",
             enable_key_rotation=True,
             removal_policy=key_removal_policy,
-            # When removal is DESTROY, the shortest wait KMS allows before the key is deleted.
+            # When removal is DESTROY, the shortest wait KMS allows before the key is deleted
+            # (7..30 days: https://docs.aws.amazon.com/kms/latest/cryptographic-details/key-deletion.html).
             pending_window=Duration.days(7),
         )
         self.key.add_to_resource_policy(

@@ -4,10 +4,12 @@ Why a construct: the most asked questions about Lambda on SQS are answered here 
 
 - Partial batch failures: the event source reports `batchItemFailures`, so one bad record is
   retried (and dead-lettered) alone instead of failing its whole batch again.
-- Visibility timeout: at least 6 x the function timeout (AWS's advice), so that a batch retried
-  after a throttle is not delivered a second time while the first attempt still runs.
+- Visibility timeout: at least 6 x the function timeout (AWS's advice:
+  https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html), so that a batch
+  retried after a throttle is not delivered a second time while the first attempt still runs.
 - Maximum concurrency on the event source (2..1000), so a burst cannot exhaust the account's
-  concurrency or a downstream database, without the message loss reserved concurrency causes.
+  concurrency or a downstream database; not reserved concurrency, which the event source does
+  not account for, so it takes more messages than the function may run (https://repost.aws/knowledge-center/lambda-sqs-scaling).
 - Combinations SQS and Lambda reject (a batching window on FIFO, batch sizes over the limits)
   fail synth with the rule, instead of failing `cdk deploy` twenty minutes later.
 - A dead-letter queue is required (for a queue this app defines): without one, a record that

@@ -2,9 +2,10 @@
 
 Why a construct: the front door of a write buffer must take a burst at API Gateway's scale and
 never let a malformed request reach the queue. An AWS service integration (API Gateway calls
-SQS SendMessage itself) has no Lambda in the path, so there is no cold start, no concurrency
-limit and no code to patch; a request model rejects a bad body with a 400 that says what is
-wrong. IAM authorization, access logs, execution logs, X-Ray tracing and throttling are on
+SQS SendMessage itself) has no Lambda in the path, so there is no cold start, no function
+concurrency to exhaust and no code to patch; a request model (JSON Schema draft 4:
+https://docs.aws.amazon.com/apigateway/latest/developerguide/how-to-create-model.html) rejects a
+bad body with a 400 that says what is wrong. IAM authorization, access logs, execution logs, X-Ray tracing and throttling are on
 by default; a WAF web ACL with AWS managed rules and a per-IP rate rule can be attached.
 
 Copy this file into any CDK app: it imports only `aws_cdk` and `constructs`.

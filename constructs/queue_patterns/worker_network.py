@@ -3,9 +3,10 @@
 Why a construct: the network decides what a write buffer costs when idle and what a reviewer can
 trust. The database subnets never route to the internet. Workers sit in private subnets behind
 NAT gateways when `nat_gateways > 0`, or in public subnets with no inbound rule when it is 0 (a
-sandbox: a NAT gateway costs more per hour than the rest of the stack at rest). An S3 gateway
-endpoint (free) keeps asset and package downloads off the NAT, and flow logs record every
-accepted and rejected connection.
+sandbox: a NAT gateway bills for every hour it exists, https://aws.amazon.com/vpc/pricing/). An S3
+gateway endpoint (no charge: https://docs.aws.amazon.com/prescriptive-guidance/latest/aws-startup-security-baseline/wkld-12.html)
+keeps asset and package downloads off the NAT, and flow logs record every accepted and rejected
+connection.
 
 Copy this file into any CDK app: it imports only `aws_cdk` and `constructs`.
 """
