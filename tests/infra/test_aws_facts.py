@@ -60,7 +60,13 @@ def queue(scope, *, fifo=False, visibility=60):
 
 def consumer(*, fifo=False, visibility=60, **props):
     scope = stack()
-    props = {"timeout": Duration.seconds(10), **props}
+    # No alarms unless a case asks for one: they cost time and test nothing here.
+    props = {
+        "timeout": Duration.seconds(10),
+        "max_message_age": None,
+        "dead_letter_alarm": False,
+        **props,
+    }
     return LambdaQueueConsumer(
         scope,
         "Consumer",
