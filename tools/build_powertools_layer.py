@@ -1,9 +1,9 @@
 """Build the Powertools Lambda layer from the version the handlers are tested against.
 
 The handlers' tests run on the `aws-lambda-powertools` release that requirements-dev.txt pins;
-this puts that same release, with its dependencies, into `build/powertools-layer/python/` for the
-Lambda platform the functions run on (arm64, Python 3.14), without Docker: pip downloads the
-wheels built for that platform. The stacks ship the folder as a LayerVersion asset
+this puts that same release, with its dependencies at the versions the tests run with (those
+installed beside it), into `build/powertools-layer/python/` for the Lambda platform the functions
+run on (arm64, Python 3.14), without Docker: pip downloads the wheels built for that platform. The stacks ship the folder as a LayerVersion asset
 (`stacks/powertools_layer.py`). `./run install` calls this when the pin changes.
 
     python tools/build_powertools_layer.py
@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +37,18 @@ def pinned_version(requirements: Path = REQUIREMENTS) -> str:
         if match:
             return match.group(1)
     raise SystemExit(f"{requirements.name} pins no {DISTRIBUTION}==<version>")
+
+
+def tested_dependencies() -> list[str]:
+    """`name==version` for Powertools' own dependencies (no extras), as installed where the
+    tests run, so that the layer holds what was tested rather than what PyPI has newest."""
+    pins = []
+    for requirement in metadata.requires(DISTRIBUTION) or []:
+        if ";" in requirement:  # an extra's dependency: the handlers use none
+            continue
+        name = re.split(r"[<>=!~ \[]", requirement, maxsplit=1)[0]
+        pins.append(f"{name}=={metadata.version(name)}")
+    return pins
 
 
 def distributions(site: Path) -> dict[str, str]:
@@ -84,6 +97,7 @@ def build(layer_dir: Path = LAYER_DIR, version: str | None = None) -> Path:
                 "--target",
                 str(site),
                 f"{DISTRIBUTION}=={version}",
+                *tested_dependencies(),
             ],
             check=True,
         )

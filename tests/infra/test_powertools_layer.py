@@ -25,6 +25,8 @@ def test_the_built_layer_holds_exactly_the_pinned_release_the_handlers_are_teste
     assert [p.name for p in (LAYER_DIR / "python").glob("aws_lambda_powertools-*")] == [
         f"aws_lambda_powertools-{pinned}.dist-info"
     ]
+    # Its dependencies too: the versions the handler tests import, not PyPI's newest.
+    assert {name: metadata.version(name) for name in installed} == installed
 
 
 def test_every_distribution_in_the_layer_is_a_wheel_python314_on_arm64_can_import():
