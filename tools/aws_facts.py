@@ -262,7 +262,7 @@ FACTS: tuple[Fact, ...] = (
         minimum=128,
         maximum=10_240,
         unit="MB",
-        note="New accounts start with a lower memory quota that AWS raises with usage.",
+        note="new accounts start with a lower memory quota that AWS raises with usage.",
         enforced_by=(
             Enforcement("LambdaQueueConsumer.memory_size"),
             Enforcement("ScheduledQueueWorker.memory_size"),
@@ -278,7 +278,7 @@ FACTS: tuple[Fact, ...] = (
         maximum=1000,
         adjustable=True,
         region="per Region",
-        note="New accounts start lower; AWS raises the quota with usage.",
+        note="new accounts start lower; AWS raises the quota with usage.",
     ),
     Fact(
         "lambda.sqs_batch_size",
