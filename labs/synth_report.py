@@ -36,9 +36,18 @@ def report(outdir: Path) -> str:
                         rule = rule.split("::", 1)[-1] if rule.startswith("Annotation") else rule
                         lines.append(f"    acknowledged {rule} at {path}\n      because {reason}")
     validation = outdir / "validation-report.json"
-    failures = json.loads(validation.read_text())["pluginReports"] if validation.exists() else []
-    verdict = "no unacknowledged finding" if not failures else f"{len(failures)} failing reports"
-    lines.append(f"  cdk-nag AwsSolutions: {verdict}")
+    reports = json.loads(validation.read_text())["pluginReports"] if validation.exists() else []
+    # The file holds one report per validation plugin, passed or not: count the failed ones.
+    for plugin in reports:
+        verdict = (
+            f"FAILED, {len(plugin['violations'])} violations"
+            if plugin.get("conclusion") == "failure"
+            else "passed"
+        )
+        lines.append(f"  {plugin['pluginName']}: {verdict}")
+    if not any(plugin.get("conclusion") == "failure" for plugin in reports):
+        # An unacknowledged cdk-nag finding fails `cdk synth` itself, before this report runs.
+        lines.append("  cdk-nag AwsSolutions: no unacknowledged finding")
     return "\n".join(lines)
 
 

@@ -9,8 +9,9 @@ its own queue (its own pace, its own failures, its own DLQ) and sees only the ev
                  --everything, SNS envelope kept---> audit queue     -> audit consumer
 
 Consumer queues use raw message delivery (the body is the event); the audit queue keeps the
-SNS envelope. SNS retries each delivery, then parks what it could not deliver in a subscription
-DLQ; each queue has its own DLQ for what its consumer could not process. Every DLQ alarms.
+SNS envelope. SNS parks what it could not deliver in a subscription DLQ: at once after a
+client-side error (a queue policy that shuts SNS out), after its retries for a server-side one;
+each queue has its own DLQ for what its consumer could not process. Every DLQ alarms.
 
 The ordered variant (payments, where a refund must follow its capture) is `PaymentLedgerStack`.
 """
@@ -30,6 +31,7 @@ from queue_patterns.lambda_queue_consumer import RUNTIME
 
 from stacks.keys import logs_key, messaging_key
 from stacks.nag_acknowledgments import acknowledge_fan_out
+from stacks.powertools_layer import powertools_layer
 from stacks.profiles import Profile
 from stacks.profiles import log_retention as profile_log_retention
 from stacks.subscription_dead_letter import subscription_dead_letter
@@ -153,6 +155,7 @@ class OrderFanOutStack(cdk.Stack):
             "Shipping": "SHIPMENTS_TABLE",
             "Audit": "EVENTS_TABLE",
         }
+        powertools = powertools_layer(self)
         self.consumers: dict[str, LambdaQueueConsumer] = {}
         for unit, queue in self.queues.items():
             module = f"{unit.lower()}_consumer"
@@ -166,6 +169,7 @@ class OrderFanOutStack(cdk.Stack):
                 code_path=str(LAMBDA_DIR / module),
                 handler=f"{module}.handler",
                 layers=[layer],
+                powertools_layer=powertools,
                 environment=environment,
                 timeout=CONSUMER_TIMEOUT,
                 batch_size=10,

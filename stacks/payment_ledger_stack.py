@@ -24,6 +24,7 @@ from queue_patterns import AlarmTopic, LambdaQueueConsumer, QueueAlarms, QueueWi
 
 from stacks.keys import logs_key, messaging_key
 from stacks.nag_acknowledgments import acknowledge_payment_ledger
+from stacks.powertools_layer import powertools_layer
 from stacks.profiles import Profile
 from stacks.profiles import log_retention as profile_log_retention
 from stacks.subscription_dead_letter import subscription_dead_letter
@@ -100,6 +101,7 @@ class PaymentLedgerStack(cdk.Stack):
             queue=self.ledger_queue.queue,
             code_path=str(LAMBDA_DIR / "payment_ledger"),
             handler="payment_ledger.handler",
+            powertools_layer=powertools_layer(self),
             environment={"LEDGER_TABLE": ledger.table_name},
             timeout=LEDGER_TIMEOUT,
             batch_size=10,

@@ -112,7 +112,9 @@ PRODUCTION = Profile(
     database_monitoring_seconds=60,
 )
 
-# CloudWatch Logs accepts only these retention periods.
+# Every retention period CloudWatch Logs accepts (PutRetentionPolicy's retentionInDays, as of
+# 2026-12-02: https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html),
+# by CDK's name for it.
 _RETENTION_NAMES = {
     1: "ONE_DAY",
     3: "THREE_DAYS",
@@ -122,9 +124,19 @@ _RETENTION_NAMES = {
     30: "ONE_MONTH",
     60: "TWO_MONTHS",
     90: "THREE_MONTHS",
+    120: "FOUR_MONTHS",
+    150: "FIVE_MONTHS",
     180: "SIX_MONTHS",
     365: "ONE_YEAR",
+    400: "THIRTEEN_MONTHS",
+    545: "EIGHTEEN_MONTHS",
     731: "TWO_YEARS",
+    1096: "THREE_YEARS",
+    1827: "FIVE_YEARS",
+    2192: "SIX_YEARS",
+    2557: "SEVEN_YEARS",
+    2922: "EIGHT_YEARS",
+    3288: "NINE_YEARS",
     3653: "TEN_YEARS",
 }
 
@@ -133,7 +145,13 @@ def log_retention(profile: Profile):
     """The profile's log retention as CDK's `RetentionDays`."""
     from aws_cdk import aws_logs
 
-    return aws_logs.RetentionDays[_RETENTION_NAMES[profile.log_retention_days]]
+    days = profile.log_retention_days
+    if days not in _RETENTION_NAMES:
+        raise ValueError(
+            f"Profile.log_retention_days: {days} is not a retention CloudWatch Logs accepts; "
+            f"valid values are {', '.join(map(str, _RETENTION_NAMES))}"
+        )
+    return aws_logs.RetentionDays[_RETENTION_NAMES[days]]
 
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (SANDBOX, PRODUCTION)}

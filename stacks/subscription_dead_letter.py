@@ -26,7 +26,8 @@ def subscription_dead_letter(
     at once for a client-side error such as a queue policy or key that refuses SNS, after the
     retry schedule for server-side errors
     (https://docs.aws.amazon.com/sns/latest/dg/sns-message-delivery-retries.html). Alarmed on
-    one message. A FIFO topic's subscriptions need a FIFO dead-letter queue."""
+    one message. A FIFO topic's subscriptions need a FIFO dead-letter queue
+    (https://docs.aws.amazon.com/sns/latest/dg/sns-dead-letter-queues.html)."""
     queue = sqs.Queue(
         stack,
         "SubscriptionDeadLetter",

@@ -7,9 +7,11 @@ the upload-tasks queue; `upload_processor` does the slow work at its own pace, w
 responses, and what it refuses ends in the DLQ, which alarms.
 
 Why a queue between S3 and Lambda rather than S3 invoking Lambda directly: the queue absorbs a
-burst of uploads beyond the function's concurrency cap (direct async invocations are retried
-only twice, then dropped to an on-failure destination), it gives a visible backlog and age to
-alarm on, and redrive after a fix is one command (tools/redrive.py).
+burst of uploads beyond the function's concurrency cap for its whole retention (an asynchronous
+invocation is retried twice after a function error and for up to 6 hours by default after a
+throttle, then dropped: docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html),
+it gives a visible backlog and age to alarm on, and redrive after a fix is one command
+(tools/redrive.py).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from queue_patterns import AlarmTopic, LambdaQueueConsumer, QueueAlarms, QueueWi
 
 from stacks.keys import logs_key, messaging_key
 from stacks.nag_acknowledgments import acknowledge_upload_processing
+from stacks.powertools_layer import powertools_layer
 from stacks.private_buckets import PrivateBuckets
 from stacks.profiles import Profile
 from stacks.profiles import log_retention as profile_log_retention
@@ -93,6 +96,7 @@ class UploadProcessingStack(cdk.Stack):
             queue=self.tasks.queue,
             code_path=str(LAMBDA_DIR / "upload_processor"),
             handler="upload_processor.handler",
+            powertools_layer=powertools_layer(self),
             environment={
                 "PROCESSED_BUCKET": self.processed.bucket_name,
                 "MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),

@@ -24,6 +24,7 @@ from queue_patterns import AlarmTopic, QueueAlarms, QueueWithDeadLetter, Schedul
 
 from stacks.keys import logs_key, messaging_key
 from stacks.nag_acknowledgments import acknowledge_usage_metering
+from stacks.powertools_layer import powertools_layer
 from stacks.private_buckets import PrivateBuckets
 from stacks.profiles import Profile
 from stacks.profiles import log_retention as profile_log_retention
@@ -96,6 +97,7 @@ class UsageMeteringStack(cdk.Stack):
             queue_visibility_timeout=VISIBILITY,
             code_path=str(LAMBDA_DIR / "usage_batcher"),
             handler="usage_batcher.handler",
+            powertools_layer=powertools_layer(self),
             every=EVERY,
             timeout=BATCH_TIMEOUT,
             max_message_age=Duration.minutes(15),

@@ -20,6 +20,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tools.aws_facts import facts_enforced_by  # noqa: E402
+
 BLOCK = re.compile(r"<!-- props:(\w+) -->\n.*?<!-- /props:\1 -->", re.DOTALL)
 
 
@@ -66,6 +69,11 @@ def table(cls: type) -> str:
         if description is None:
             raise SystemExit(f"{cls.__name__}.{param.name}: no description in its Props section")
         annotation = str(param.annotation).replace("|", "\\|")
+        sources = {
+            f.source: f.source_title for f in facts_enforced_by(f"{cls.__name__}.{param.name}")
+        }
+        if sources:  # the AWS pages its limits come from, as tools/aws_facts.py records them
+            description += " AWS: " + ", ".join(f"[{t}]({u})" for u, t in sources.items()) + "."
         rows.append(
             f"| `{param.name}` | `{annotation}` | {show_default(param.default)} | {description} |"
         )

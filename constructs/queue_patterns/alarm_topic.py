@@ -1,9 +1,12 @@
 """An SNS topic for alarms that CloudWatch can publish to: KMS-encrypted and TLS-only.
 
 Why a construct: two quiet mistakes stop alarm notifications while everything deploys green.
-- The key: CloudWatch cannot publish to a topic encrypted with the AWS-managed `alias/aws/sns`
-  key (its policy cannot be changed to admit cloudwatch.amazonaws.com). This topic gets a
-  customer-managed key whose policy lets CloudWatch use it, for this account's alarms only.
+- The key: an AWS service that publishes to an encrypted topic, CloudWatch alarms included,
+  needs a customer-managed key whose policy lets it use the key; the AWS-managed
+  `alias/aws/sns` key cannot be given that
+  (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services).
+  This topic gets a customer-managed key whose policy lets CloudWatch use it, for this
+  account's alarms only.
 - The topic policy: a topic policy replaces SNS's default policy. CDK's `enforce_ssl` writes
   one that holds only the TLS Deny, and then nothing allows cloudwatch.amazonaws.com to
   `sns:Publish` ("no resource-based policy allows the SNS:Publish action"). This topic's policy
@@ -64,7 +67,8 @@ class AlarmTopic(Construct):
             enable_key_rotation=True,
             removal_policy=key_removal_policy,
             # The shortest wait KMS allows when `cdk destroy` deletes the key, the longest when it is
-            # kept (a deletion scheduled by hand can then be noticed and cancelled).
+            # kept (a deletion scheduled by hand can then be noticed and cancelled); KMS allows 7..30
+            # days: https://docs.aws.amazon.com/kms/latest/cryptographic-details/key-deletion.html
             pending_window=Duration.days(7 if key_removal_policy == RemovalPolicy.DESTROY else 30),
         )
         stack = Stack.of(self)

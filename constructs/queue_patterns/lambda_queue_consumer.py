@@ -4,19 +4,24 @@ Why a construct: the most asked questions about Lambda on SQS are answered here 
 
 - Partial batch failures: the event source reports `batchItemFailures`, so one bad record is
   retried (and dead-lettered) alone instead of failing its whole batch again.
-- Visibility timeout: at least 6 x the function timeout (AWS's advice), so that a batch retried
-  after a throttle is not delivered a second time while the first attempt still runs.
+- Visibility timeout: at least 6 x the function timeout (AWS's advice:
+  https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html), so that a batch
+  retried after a throttle is not delivered a second time while the first attempt still runs.
 - Maximum concurrency on the event source (2..1000), so a burst cannot exhaust the account's
-  concurrency or a downstream database, without the message loss reserved concurrency causes.
+  concurrency or a downstream database; not reserved concurrency, which the event source does
+  not account for, so it takes more messages than the function may run (https://repost.aws/knowledge-center/lambda-sqs-scaling).
 - Combinations SQS and Lambda reject (a batching window on FIFO, batch sizes over the limits)
   fail synth with the rule, instead of failing `cdk deploy` twenty minutes later.
 - A dead-letter queue is required (for a queue this app defines): without one, a record that
   always fails is retried until retention deletes it, and nobody is told. Its depth alarms.
 
-The function is arm64, on a current Python runtime, with Powertools from AWS's public layer (no
-Docker bundling: the handler folder is a plain asset), a log group with retention, X-Ray, a role
-with only what the event source needs, and alarms on errors, throttles, message age and dead
-letters.
+The function is arm64, on a current Python runtime (no Docker bundling: the handler folder is a
+plain asset), with a log group with retention, X-Ray, a role with only what the event source
+needs, and alarms on errors, throttles, message age and dead letters. Powertools comes from the
+layer you pass as `powertools_layer`: build it from the release your handlers are tested against
+(this project's stacks do, see stacks/powertools_layer.py), or pass AWS's public layer by ARN at a
+version you have checked. With None the construct adds no Powertools layer, and a handler that
+imports Powertools must ship it in `code_path` or in `layers`.
 
 Copy this file into any CDK app: it imports only `aws_cdk` and `constructs`.
 """
@@ -26,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_iam as iam
@@ -38,16 +43,16 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-# AWS's public Powertools for AWS Lambda (Python) v3 layer, arm64, for the runtime below. Layer
-# versions are immutable, so a pinned number deploys the same code every time; raise it on
-# purpose. The newest is published in every region as an SSM parameter:
-#   aws ssm get-parameter --name /aws/service/powertools/python/arm64/python3.14/latest
-# (version 27 carried Powertools 3.23.0 and 36 carried 3.31.1). Tests run the handlers on the
-# PyPI release pinned in requirements-dev.txt.
-POWERTOOLS_ACCOUNT = "017000801446"
-POWERTOOLS_LAYER_VERSION = 38
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 SQS_DEFAULT_VISIBILITY = Duration.seconds(30)
+# Where AWS states the limits and advice enforced below (as of 2026-12-02).
+LAMBDA_TIMEOUT = "https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html"
+LAMBDA_QUOTAS = "https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html"
+SQS_EVENT_SOURCE = "https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-parameters.html"
+SQS_EVENT_SOURCE_SETUP = "https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html"
+EVENT_SOURCE_API = "https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html"
+SCALING_CONFIG = "https://docs.aws.amazon.com/lambda/latest/api/API_ScalingConfig.html"
+SQS_METRICS = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-monitoring-using-cloudwatch.html"
 
 
 class LambdaQueueConsumer(Construct):
@@ -61,13 +66,13 @@ class LambdaQueueConsumer(Construct):
         handler: `module.function` inside `code_path`.
         queue_visibility_timeout: the queue's visibility timeout; read from the queue when this app defines it.
         environment: environment variables for the function.
-        layers: extra layers (your shared code), after the Powertools layer.
+        layers: extra layers (your shared code).
+        powertools_layer: a Powertools layer for arm64 python3.14, e.g. built from your tested release; None: none.
         timeout: the function timeout; the queue's visibility must be at least 6x it.
         memory_size: MB of memory (128..10240); CPU grows with it.
         batch_size: records per invocation (1..10 FIFO, 1..10000 standard; >10 needs a batching window).
         max_batching_window: wait up to this long to fill a batch (standard queues only, 0..300 s).
         max_concurrency: concurrent invocations the event source may start (2..1000); None: no cap.
-        powertools_layer: add AWS's public Powertools layer (Logger, batch, idempotency).
         service_name: POWERTOOLS_SERVICE_NAME, the `service` key of every log line.
         alarm_topic: SNS topic for the alarms; None creates them without actions.
         max_message_age: alarm when the oldest message waits longer than this (>= 60 s); None: no age alarm (QueueAlarms has one).
@@ -88,12 +93,12 @@ class LambdaQueueConsumer(Construct):
         queue_visibility_timeout: Duration | None = None,
         environment: Mapping[str, str] | None = None,
         layers: Sequence[lambda_.ILayerVersion] = (),
+        powertools_layer: lambda_.ILayerVersion | None = None,
         timeout: Duration = Duration.seconds(30),
         memory_size: int = 256,
         batch_size: int = 10,
         max_batching_window: Duration | None = None,
         max_concurrency: int | None = 10,
-        powertools_layer: bool = True,
         service_name: str | None = None,
         alarm_topic: sns.ITopic | None = None,
         max_message_age: Duration | None = Duration.minutes(5),
@@ -126,7 +131,8 @@ class LambdaQueueConsumer(Construct):
             removal_policy=removal_policy,
         )
         # Its own role with only its own log group, instead of AWSLambdaBasicExecutionRole's
-        # logs:* on every log group in the account.
+        # logs:CreateLogGroup, CreateLogStream and PutLogEvents on "*", every log group in the
+        # account: https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AWSLambdaBasicExecutionRole.html
         self.role = iam.Role(
             self,
             "Role",
@@ -134,9 +140,7 @@ class LambdaQueueConsumer(Construct):
             description="Consumes one queue; writes its own log group and X-Ray traces",
         )
         self.log_group.grant_write(self.role)
-        all_layers = list(layers)
-        if powertools_layer:
-            all_layers.insert(0, _powertools_layer(self))
+        all_layers = [powertools_layer, *layers] if powertools_layer else list(layers)
         self.function = lambda_.Function(
             self,
             "Function",
@@ -224,13 +228,14 @@ def _validate(
     name = "LambdaQueueConsumer"
     if not 1 <= timeout.to_seconds() <= 900:
         raise ValueError(
-            f"{name}.timeout: {timeout.to_seconds()}s is outside 1..900s (Lambda's limit)"
+            f"{name}.timeout: {timeout.to_seconds()}s is outside 1..900s (Lambda's limit: "
+            f"{LAMBDA_TIMEOUT})"
         )
     if visibility.to_seconds() < 6 * timeout.to_seconds():
         raise ValueError(
             f"{name}.visibility_timeout: {visibility.to_seconds()}s is less than 6 x the function "
             f"timeout ({timeout.to_seconds()}s); AWS recommends at least 6x so that retries of a "
-            "throttled batch do not redeliver it early"
+            f"throttled batch do not redeliver it early ({SQS_EVENT_SOURCE_SETUP})"
         )
     module, _, function = handler.rpartition(".")
     if not module or not function.isidentifier():
@@ -240,46 +245,43 @@ def _validate(
             f"{name}.code_path: {code_path!r} has no {module}.py for handler {handler!r}"
         )
     if not 128 <= memory_size <= 10_240:
-        raise ValueError(f"{name}.memory_size: {memory_size} is outside 128..10240 MB")
+        raise ValueError(
+            f"{name}.memory_size: {memory_size} is outside 128..10240 MB (Lambda's limit: "
+            f"{LAMBDA_QUOTAS})"
+        )
     limit = 10 if fifo else 10_000
     if not 1 <= batch_size <= limit:
         raise ValueError(
             f"{name}.batch_size: {batch_size} is outside 1..{limit}, the most a "
-            f"{'FIFO' if fifo else 'standard'} queue event source accepts"
+            f"{'FIFO' if fifo else 'standard'} queue event source accepts ({SQS_EVENT_SOURCE})"
         )
     window = max_batching_window.to_seconds() if max_batching_window is not None else None
     if fifo and window is not None:
         raise ValueError(
-            f"{name}.max_batching_window: {window}s is set on a FIFO queue; Lambda does not batch "
-            "FIFO records over time (it would hold up a message group), so it rejects the setting"
+            f"{name}.max_batching_window: {window}s is set on a FIFO queue; Lambda supports no "
+            f"batching window for FIFO queues ({SQS_EVENT_SOURCE})"
         )
     if window is not None and not 0 <= window <= 300:
-        raise ValueError(f"{name}.max_batching_window: {window}s is outside 0..300s")
+        raise ValueError(
+            f"{name}.max_batching_window: {window}s is outside 0..300s (the range Lambda "
+            f"accepts: {EVENT_SOURCE_API})"
+        )
     if batch_size > 10 and (window or 0) < 1:
         raise ValueError(
             f"{name}.batch_size: {batch_size} is over 10 without max_batching_window of at least "
-            "1s; Lambda requires a batching window for batches larger than 10"
+            f"1s; Lambda requires a batching window for batches larger than 10 ({EVENT_SOURCE_API})"
         )
     if max_concurrency is not None and not 2 <= max_concurrency <= 1000:
         raise ValueError(
             f"{name}.max_concurrency: {max_concurrency} is outside 2..1000, the range an SQS "
-            "event source accepts"
+            f"event source accepts ({SCALING_CONFIG})"
         )
     if max_message_age is not None and max_message_age.to_seconds() < 60:
         raise ValueError(
             f"{name}.max_message_age: {max_message_age.to_seconds()}s is under 60s; SQS "
-            "publishes the queue's age metric once a minute, so a shorter threshold only makes noise"
+            "publishes the queue's age metric once a minute, so a shorter threshold only makes "
+            f"noise ({SQS_METRICS})"
         )
-
-
-def _powertools_layer(scope: Construct) -> lambda_.ILayerVersion:
-    stack = Stack.of(scope)
-    version = RUNTIME.name.replace(".", "")  # python3.14 -> python314
-    arn = (
-        f"arn:{stack.partition}:lambda:{stack.region}:{POWERTOOLS_ACCOUNT}:layer:"
-        f"AWSLambdaPowertoolsPythonV3-{version}-arm64:{POWERTOOLS_LAYER_VERSION}"
-    )
-    return lambda_.LayerVersion.from_layer_version_arn(scope, "Powertools", arn)
 
 
 def _alarms(scope: LambdaQueueConsumer, queue: sqs.IQueue, max_age: Duration | None):

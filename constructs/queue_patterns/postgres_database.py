@@ -21,6 +21,11 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from constructs import Construct
 
+# Where RDS states the limits enforced below (as of 2026-12-02).
+RDS_CREATE_INSTANCE = (
+    "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html"
+)
+
 
 class PostgresDatabase(Construct):
     """A single RDS PostgreSQL instance with a generated, optionally rotated, secret.
@@ -30,15 +35,15 @@ class PostgresDatabase(Construct):
 
     Props:
         vpc: the VPC; the instance goes in its isolated subnets.
-        database_name: the database to create (a PostgreSQL identifier).
+        database_name: the database to create: 1..63 letters, digits or '_', the first a letter (RDS's rule).
         engine_version: pinned PostgreSQL version, minor included.
         instance_type: DB instance class; default t4g.micro.
         allocated_storage_gib: gp3 storage (20..65536 GiB).
         multi_az: standby in a second AZ with automatic failover.
         deletion_protection: refuse deletion until turned off.
         backup_retention: days of automated backups (1..35).
-        storage_encryption_key: customer-managed KMS key for storage and the secret; None uses aws/rds.
-        performance_insights: turn on Performance Insights (not on micro classes).
+        storage_encryption_key: customer-managed KMS key for storage and the secret; None: aws/rds for storage, aws/secretsmanager for the secret.
+        performance_insights: collect Performance Insights data (any PostgreSQL class, micro too), shown in CloudWatch Database Insights.
         rotate_secret: rotate the generated secret every 30 days.
         rotation_subnets: subnets for the rotation Lambda; required with `rotate_secret`.
         log_retention: retention of the exported PostgreSQL log.
@@ -73,20 +78,22 @@ class PostgresDatabase(Construct):
     ) -> None:
         super().__init__(scope, id_)
         name = "PostgresDatabase"
-        if not database_name.isidentifier() or len(database_name) > 63:
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,62}", database_name):
             raise ValueError(
-                f"{name}.database_name: {database_name!r} must be a letter or '_' followed by "
-                "letters, digits or '_', at most 63 characters (a PostgreSQL identifier)"
+                f"{name}.database_name: {database_name!r} must be 1 to 63 ASCII letters, digits "
+                f"or '_', beginning with a letter (RDS for PostgreSQL's DBName rule: "
+                f"{RDS_CREATE_INSTANCE})"
             )
         if not 20 <= allocated_storage_gib <= 65_536:
             raise ValueError(
                 f"{name}.allocated_storage_gib: {allocated_storage_gib} is outside 20..65536 "
-                "(the gp3 range RDS accepts)"
+                f"(the gp3 range RDS for PostgreSQL accepts: {RDS_CREATE_INSTANCE})"
             )
         if not 1 <= backup_retention.to_days() <= 35:
             raise ValueError(
                 f"{name}.backup_retention: {backup_retention.to_days()} days is outside 1..35; "
-                "0 would turn off point-in-time recovery"
+                "RDS accepts 0..35, but 0 would turn off automated backups and point-in-time "
+                f"recovery ({RDS_CREATE_INSTANCE})"
             )
         if monitoring_interval is not None and monitoring_interval.to_seconds() not in (
             1,

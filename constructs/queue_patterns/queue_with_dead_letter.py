@@ -1,9 +1,13 @@
 """SQS queue + dead-letter queue, encrypted and TLS-only: the unit every queue pattern starts from.
 
 Why a construct: a queue without a dead-letter queue hides its failures (a poison message is
-retried until retention silently deletes it), and a DLQ whose retention is not longer than its
-source queue's deletes a message on arrival (a standard queue keeps a message's original enqueue
-time when it is dead-lettered). Both mistakes are made here impossible at synth time.
+retried until retention silently deletes it), and a standard queue keeps a message's original
+enqueue timestamp when it moves it to the DLQ, so a dead letter that spent longer in its source
+queue than the DLQ's retention is deleted on arrival, and every dead letter is kept only for the
+DLQ's retention minus its time in the source. A standard DLQ must therefore outlive its source
+(AWS's advice); a FIFO queue resets the enqueue timestamp on the move, so its DLQ needs no such
+margin. Both mistakes are made here impossible at synth time. Source, as of 2026-12-02:
+https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/setting-up-dead-letter-queue-retention.html
 
 Copy this file into any CDK app: it imports only `aws_cdk` and `constructs`.
 """
@@ -17,6 +21,10 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 MAX_RETENTION = Duration.days(14)
+# Where SQS states the limits enforced below (as of 2026-12-02).
+SQS_ATTRIBUTES = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SetQueueAttributes.html"
+SQS_DLQ_CONSOLE = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-configure-dead-letter-queue.html"
+SQS_DLQ_RETENTION = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/setting-up-dead-letter-queue-retention.html"
 
 
 class QueueWithDeadLetter(Construct):
@@ -30,7 +38,7 @@ class QueueWithDeadLetter(Construct):
         max_receive_count: receives before SQS moves a message to the DLQ (1..1000).
         visibility_timeout: how long a received message stays hidden; size it from the consumer's processing budget.
         retention_period: how long the source queue keeps a message (60 s..14 days).
-        dead_letter_retention_period: how long dead letters are kept; must be longer than `retention_period`.
+        dead_letter_retention_period: how long dead letters are kept; standard queues: longer than `retention_period`.
         receive_wait_time: long-polling wait (0..20 s); 20 s cuts empty receives and their cost.
         fifo: make both queues FIFO (ordered per message group, exactly-once within 5 minutes).
         content_based_deduplication: FIFO only: deduplicate on a SHA-256 of the body.
@@ -68,8 +76,8 @@ class QueueWithDeadLetter(Construct):
             if encryption_key
             else sqs.QueueEncryption.SQS_MANAGED,
             encryption_master_key=encryption_key,
-            # Reuse each data key for 5 minutes: KMS calls (and their bill) drop ~300x.
-            data_key_reuse=Duration.minutes(5) if encryption_key else None,
+            # No data_key_reuse: SQS reuses a data key for 300 s by default, and that is the value
+            # this construct would set (KmsDataKeyReusePeriodSeconds, SetQueueAttributes API).
         )
         fifo_props = dict(fifo=True) if fifo else {}
         self.max_receive_count = max_receive_count
@@ -140,12 +148,12 @@ def _validate(
     if not 1 <= max_receive_count <= 1000:
         raise ValueError(
             f"{name}.max_receive_count: {max_receive_count} is outside 1..1000 "
-            "(the range SQS accepts in a redrive policy)"
+            f"(the range SQS accepts in a redrive policy: {SQS_DLQ_CONSOLE})"
         )
     if not 0 <= visibility_timeout.to_seconds() <= 43_200:
         raise ValueError(
             f"{name}.visibility_timeout: {visibility_timeout.to_seconds()}s is outside 0s..12h "
-            "(the range SQS accepts)"
+            f"(the range SQS accepts: {SQS_ATTRIBUTES})"
         )
     for prop, value in (
         ("retention_period", retention_period),
@@ -154,19 +162,20 @@ def _validate(
         if not 60 <= value.to_seconds() <= MAX_RETENTION.to_seconds():
             raise ValueError(
                 f"{name}.{prop}: {value.to_seconds()}s is outside 60s..14 days "
-                "(the range SQS accepts)"
+                f"(the range SQS accepts: {SQS_ATTRIBUTES})"
             )
-    if dead_letter_retention_period.to_seconds() <= retention_period.to_seconds():
+    if not fifo and dead_letter_retention_period.to_seconds() <= retention_period.to_seconds():
         raise ValueError(
             f"{name}.dead_letter_retention_period: {dead_letter_retention_period.to_seconds()}s "
-            f"is not longer than retention_period ({retention_period.to_seconds()}s); a message "
-            "keeps its original enqueue time when it is dead-lettered, so a DLQ that does not "
-            "outlive its source queue deletes failures before anyone can look at them"
+            f"is not longer than retention_period ({retention_period.to_seconds()}s); a standard "
+            "queue keeps a message's original enqueue timestamp when it moves it to the DLQ, so a "
+            "dead letter that spent longer in the source queue than the DLQ's retention is deleted "
+            f"on arrival (FIFO queues reset it: {SQS_DLQ_RETENTION})"
         )
     if not 0 <= receive_wait_time.to_seconds() <= 20:
         raise ValueError(
             f"{name}.receive_wait_time: {receive_wait_time.to_seconds()}s is outside 0..20s "
-            "(SQS long polling waits at most 20s)"
+            f"(SQS long polling waits at most 20s: {SQS_ATTRIBUTES})"
         )
     if content_based_deduplication and not fifo:
         raise ValueError(

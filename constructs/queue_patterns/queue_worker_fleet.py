@@ -438,7 +438,8 @@ def _validate(
         if scale_in_after.to_seconds() % 60 or not 60 <= scale_in_after.to_seconds() <= 3600:
             raise ValueError(
                 f"{name}.scale_in_after: {scale_in_after.to_seconds()}s must be whole minutes "
-                "from 1 to 60; SQS metrics arrive once a minute"
+                "from 1 to 60; SQS metrics arrive once a minute (https://docs.aws.amazon.com/"
+                "AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-monitoring-using-cloudwatch.html)"
             )
     elif min_capacity < 1:
         raise ValueError(
@@ -454,8 +455,8 @@ def _validate(
         )
     if not 1 <= shutdown_grace.to_seconds() <= 300:
         raise ValueError(
-            f"{name}.shutdown_grace: {shutdown_grace.to_seconds()}s is outside 1..300s; EC2 "
-            "gives a terminating instance's services only a few minutes to stop"
+            f"{name}.shutdown_grace: {shutdown_grace.to_seconds()}s is outside 1..300s, this "
+            "construct's range: a scale-in should not wait on a worker for more than minutes"
         )
 
 

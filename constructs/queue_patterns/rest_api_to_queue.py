@@ -2,9 +2,10 @@
 
 Why a construct: the front door of a write buffer must take a burst at API Gateway's scale and
 never let a malformed request reach the queue. An AWS service integration (API Gateway calls
-SQS SendMessage itself) has no Lambda in the path, so there is no cold start, no concurrency
-limit and no code to patch; a request model rejects a bad body with a 400 that says what is
-wrong. IAM authorization, access logs, execution logs, X-Ray tracing and throttling are on
+SQS SendMessage itself) has no Lambda in the path, so there is no cold start, no function
+concurrency to exhaust and no code to patch; a request model (JSON Schema draft 4:
+https://docs.aws.amazon.com/apigateway/latest/developerguide/how-to-create-model.html) rejects a
+bad body with a 400 that says what is wrong. IAM authorization, access logs, execution logs, X-Ray tracing and throttling are on
 by default; a WAF web ACL with AWS managed rules and a per-IP rate rule can be attached.
 
 Copy this file into any CDK app: it imports only `aws_cdk` and `constructs`.
@@ -26,6 +27,11 @@ from constructs import Construct
 
 # API Gateway validates request bodies against JSON Schema draft 4.
 DRAFT_4 = "http://json-schema.org/draft-04/schema#"
+# Where AWS states the limits enforced below (as of 2026-12-02).
+API_GATEWAY_MODELS = (
+    "https://docs.aws.amazon.com/apigateway/latest/developerguide/how-to-create-model.html"
+)
+WAF_RATE_BASED = "https://docs.aws.amazon.com/waf/latest/APIReference/API_RateBasedStatement.html"
 
 SEND_MESSAGE_TEMPLATE = (
     "Action=SendMessage"
@@ -245,7 +251,8 @@ def _validate(schema, resource_path, rate_limit, burst_limit, waf_rate_limit) ->
     if schema.get("$schema", DRAFT_4) != DRAFT_4:
         raise ValueError(
             f"{name}.request_schema: $schema {schema.get('$schema')!r} is not JSON Schema "
-            f"draft 4 ({DRAFT_4}), the only draft API Gateway request models accept"
+            f"draft 4 ({DRAFT_4}), the only draft API Gateway request models accept "
+            f"({API_GATEWAY_MODELS})"
         )
     if schema.get("type") != "object":
         raise ValueError(
@@ -266,7 +273,7 @@ def _validate(schema, resource_path, rate_limit, burst_limit, waf_rate_limit) ->
     if not 10 <= waf_rate_limit <= 2_000_000_000:
         raise ValueError(
             f"{name}.waf_rate_limit_per_ip: {waf_rate_limit} is outside 10..2,000,000,000 "
-            "(the range a WAF rate-based rule accepts)"
+            f"(the range a WAF rate-based rule accepts: {WAF_RATE_BASED})"
         )
 
 

@@ -11,6 +11,9 @@ if three timings agree, and this construct refuses any that do not, at synth:
 - messages wait up to one interval by design, so the backlog-age alarm threshold must be longer
   than interval + timeout, or it would fire on every quiet minute.
 
+Powertools comes from the layer passed as `powertools_layer` (this project's stacks build it from
+the release the handler tests run); with None the construct adds none.
+
 Copy this file into any CDK app: it imports only `aws_cdk` and `constructs`.
 """
 
@@ -19,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_events as events
@@ -32,7 +35,12 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-POWERTOOLS_LAYER = "arn:{partition}:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-arm64:38"
+# Where AWS states the limits enforced below (as of 2026-12-02).
+EVENTBRIDGE_RATE = (
+    "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rate-expressions.html"
+)
+LAMBDA_TIMEOUT = "https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html"
+LAMBDA_QUOTAS = "https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html"
 
 
 class ScheduledQueueWorker(Construct):
@@ -49,7 +57,8 @@ class ScheduledQueueWorker(Construct):
         timeout: the function timeout; shorter than `every` so runs cannot overlap.
         memory_size: MB of memory (128..10240).
         environment: more environment variables for the function.
-        layers: extra layers after the Powertools layer.
+        layers: extra layers (your shared code).
+        powertools_layer: a Powertools layer for arm64 python3.14, e.g. built from your tested release; None: none.
         alarm_topic: SNS topic for the alarms; None creates them without actions.
         max_message_age: backlog-age alarm threshold; longer than `every` + `timeout`.
         log_retention: the function's log retention.
@@ -71,6 +80,7 @@ class ScheduledQueueWorker(Construct):
         memory_size: int = 512,
         environment: Mapping[str, str] | None = None,
         layers: Sequence[lambda_.ILayerVersion] = (),
+        powertools_layer: lambda_.ILayerVersion | None = None,
         alarm_topic: sns.ITopic | None = None,
         max_message_age: Duration = Duration.minutes(15),
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
@@ -101,12 +111,6 @@ class ScheduledQueueWorker(Construct):
             description="Drains one queue on a schedule; writes its own log group",
         )
         self.log_group.grant_write(self.role)
-        stack = Stack.of(self)
-        powertools = lambda_.LayerVersion.from_layer_version_arn(
-            self,
-            "Powertools",
-            POWERTOOLS_LAYER.format(partition=stack.partition, region=stack.region),
-        )
         self.function = lambda_.Function(
             self,
             "Function",
@@ -117,7 +121,7 @@ class ScheduledQueueWorker(Construct):
             role=self.role,
             timeout=timeout,
             memory_size=memory_size,
-            layers=[powertools, *layers],
+            layers=[powertools_layer, *layers] if powertools_layer else list(layers),
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
             tracing=lambda_.Tracing.ACTIVE,
@@ -181,15 +185,15 @@ def _validate(visibility, code_path, handler, every, timeout, memory_size, max_a
     """Fail synth with a message naming the prop, its value and the rule."""
     name = "ScheduledQueueWorker"
     every_s, timeout_s = every.to_seconds(), timeout.to_seconds()
-    if every_s % 60 or not 60 <= every_s <= 86_400:
+    if every_s % 60 or every_s < 60:
         raise ValueError(
-            f"{name}.every: {every_s}s must be whole minutes from 1 minute to 1 day "
-            "(an EventBridge rate)"
+            f"{name}.every: {every_s}s must be whole minutes, at least 1 (an EventBridge rate "
+            f"expression counts whole minutes, hours or days: {EVENTBRIDGE_RATE})"
         )
     if not 1 <= timeout_s < every_s or timeout_s > 900:
         raise ValueError(
-            f"{name}.timeout: {timeout_s}s must be under every ({every_s}s) and at "
-            "most 900s, so that one run ends before the next begins"
+            f"{name}.timeout: {timeout_s}s must be under every ({every_s}s), so that one run "
+            f"ends before the next begins, and at most 900s, Lambda's limit ({LAMBDA_TIMEOUT})"
         )
     if visibility.to_seconds() < timeout_s:
         raise ValueError(
@@ -211,4 +215,7 @@ def _validate(visibility, code_path, handler, every, timeout, memory_size, max_a
             f"{name}.code_path: {code_path!r} has no {module}.py for handler {handler!r}"
         )
     if not 128 <= memory_size <= 10_240:
-        raise ValueError(f"{name}.memory_size: {memory_size} is outside 128..10240 MB")
+        raise ValueError(
+            f"{name}.memory_size: {memory_size} is outside 128..10240 MB (Lambda's limit: "
+            f"{LAMBDA_QUOTAS})"
+        )

@@ -3,9 +3,10 @@
 Why a construct: the network decides what a write buffer costs when idle and what a reviewer can
 trust. The database subnets never route to the internet. Workers sit in private subnets behind
 NAT gateways when `nat_gateways > 0`, or in public subnets with no inbound rule when it is 0 (a
-sandbox: a NAT gateway costs more per hour than the rest of the stack at rest). An S3 gateway
-endpoint (free) keeps asset and package downloads off the NAT, and flow logs record every
-accepted and rejected connection.
+sandbox: a NAT gateway bills for every hour it exists, https://aws.amazon.com/vpc/pricing/). An S3
+gateway endpoint (no charge: https://docs.aws.amazon.com/prescriptive-guidance/latest/aws-startup-security-baseline/wkld-12.html)
+keeps asset and package downloads off the NAT, and flow logs record every accepted and rejected
+connection.
 
 Copy this file into any CDK app: it imports only `aws_cdk` and `constructs`.
 """
@@ -17,6 +18,11 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
+
+# Where RDS states the rule enforced below (as of 2026-12-02).
+RDS_SUBNET_GROUP = (
+    "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBSubnetGroup.html"
+)
 
 
 class WorkerNetwork(Construct):
@@ -47,7 +53,8 @@ class WorkerNetwork(Construct):
         if not 2 <= max_azs <= 6:
             raise ValueError(
                 f"WorkerNetwork.max_azs: {max_azs} is outside 2..6; an RDS subnet group needs "
-                "subnets in at least two Availability Zones"
+                f"subnets in at least two Availability Zones ({RDS_SUBNET_GROUP}), and six is "
+                "this construct's cap"
             )
         if not 0 <= nat_gateways <= max_azs:
             raise ValueError(

@@ -105,3 +105,10 @@ def build(**props):
 def test_timings_that_cannot_work_fail_synth(props, message):
     with pytest.raises(ValueError, match=message):
         build(**props)
+
+
+def test_a_schedule_may_run_less_often_than_daily():
+    """EventBridge rate expressions take minutes, hours or days with no maximum."""
+    worker = build(every=Duration.days(2), max_message_age=Duration.days(3))
+    rule = cdk.Stack.of(worker).resolve(worker.rule.node.default_child.schedule_expression)
+    assert rule == "rate(2 days)"

@@ -40,6 +40,35 @@ def test_production_differs_from_sandbox_in_the_ways_a_reviewer_expects():
     assert SANDBOX.nat_gateways == 0
 
 
+def test_every_retention_cloudwatch_logs_accepts_maps_to_that_many_days():
+    from aws_cdk import aws_logs
+    from aws_cdk.assertions import Template
+
+    from stacks.profiles import _RETENTION_NAMES
+
+    stack = cdk.Stack(cdk.App(), "Logs")
+    for name in _RETENTION_NAMES.values():
+        aws_logs.LogGroup(stack, name, retention=aws_logs.RetentionDays[name])
+    groups = Template.from_stack(stack).find_resources("AWS::Logs::LogGroup")
+    assert sorted(g["Properties"]["RetentionInDays"] for g in groups.values()) == sorted(
+        _RETENTION_NAMES
+    )
+
+
+def test_a_log_retention_cloudwatch_logs_refuses_fails_naming_the_valid_ones():
+    import dataclasses
+
+    from stacks.profiles import log_retention
+
+    assert log_retention(dataclasses.replace(SANDBOX, log_retention_days=400)).name == (
+        "THIRTEEN_MONTHS"
+    )
+    with pytest.raises(
+        ValueError, match=r"Profile.log_retention_days: 2 is not a retention .* 1, 3, 5, 7, 14"
+    ):
+        log_retention(dataclasses.replace(SANDBOX, log_retention_days=2))
+
+
 def test_the_pip_constructs_package_is_not_shadowed_by_the_constructs_folder():
     constructs = importlib.import_module("constructs")
     assert hasattr(constructs, "Construct"), constructs.__file__

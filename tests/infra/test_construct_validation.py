@@ -64,6 +64,30 @@ def test_fifo_queue_with_dead_letter_makes_both_queues_fifo(stack):
     assert orders.queue.fifo and orders.dead_letter_queue.fifo
 
 
+def test_a_fifo_dead_letter_queue_may_be_shorter_lived_than_its_source(stack):
+    """FIFO queues reset a message's enqueue timestamp when it moves to the DLQ, so a dead letter
+    gets the DLQ's whole retention however long it waited in the source (a standard DLQ must
+    outlive its source: see the rejections above)."""
+    ledger = QueueWithDeadLetter(
+        stack,
+        "Ledger",
+        fifo=True,
+        retention_period=Duration.days(4),
+        dead_letter_retention_period=Duration.days(1),
+    )
+    assert ledger.dead_letter_queue.fifo
+
+
+def test_a_customer_managed_key_keeps_sqs_default_data_key_reuse(stack):
+    from aws_cdk import aws_kms as kms
+    from aws_cdk.assertions import Match, Template
+
+    QueueWithDeadLetter(stack, "Orders", encryption_key=kms.Key(stack, "Key"))
+    Template.from_stack(stack).all_resources_properties(
+        "AWS::SQS::Queue", {"KmsDataKeyReusePeriodSeconds": Match.absent()}
+    )
+
+
 @pytest.mark.parametrize(
     ("props", "message"),
     [
@@ -137,6 +161,9 @@ def test_queue_worker_fleet_rejects(vpc, props, message):
     ("props", "message"),
     [
         ({"database_name": "orders-db"}, r"PostgresDatabase.database_name: 'orders-db' must be"),
+        # Python identifiers, but RDS wants an ASCII letter first.
+        ({"database_name": "_orders"}, r"database_name: '_orders' must be .* beginning with a"),
+        ({"database_name": "ördrs"}, r"database_name: 'ördrs' must be 1 to 63 ASCII"),
         ({"allocated_storage_gib": 5}, r"allocated_storage_gib: 5 is outside 20..65536"),
         ({"backup_retention": Duration.days(0)}, r"backup_retention: 0 days is outside 1..35"),
         ({"rotate_secret": True}, r"rotation_subnets: required when rotate_secret is True"),
@@ -174,3 +201,118 @@ def test_queue_alarms_reject_an_age_threshold_under_the_metric_period(stack, que
 def test_alarm_topic_rejects_a_subscriber_that_is_not_an_email(stack):
     with pytest.raises(ValueError, match=r"AlarmTopic.email_subscribers: 'ops' is not an email"):
         AlarmTopic(stack, "Alarms", email_subscribers=["ops"])
+
+
+def _expiry_threshold(alarms: QueueAlarms) -> float:
+    stack = cdk.Stack.of(alarms)
+    return stack.resolve(alarms.dead_letters_expiring.node.default_child.threshold)
+
+
+def _queues(stack, *, fifo=False, retention=Duration.days(4), dead_letter=Duration.days(14)):
+    return QueueWithDeadLetter(
+        stack,
+        "Orders",
+        fifo=fifo,
+        retention_period=retention,
+        dead_letter_retention_period=dead_letter,
+    )
+
+
+def test_dead_letter_expiry_alarm_fires_before_any_standard_dead_letter_can_expire(stack):
+    """A standard DLQ's age metric counts from the move, expiry from the original enqueue: a
+    message that waited the source's whole 4 days expires after 10 days in a 14-day DLQ, so the
+    alarm must fire at 75% of 10 days, not of 14 (which would be 10.5 days: too late)."""
+    orders = _queues(stack)
+    alarms = QueueAlarms(
+        stack,
+        "Alarms",
+        queue=orders.queue,
+        dead_letter_queue=orders.dead_letter_queue,
+        dead_letter_retention=Duration.days(14),
+    )
+    threshold = _expiry_threshold(alarms)
+    assert threshold == 0.75 * Duration.days(10).to_seconds()
+    earliest_expiry_in_dlq = Duration.days(14 - 4).to_seconds()
+    assert threshold < earliest_expiry_in_dlq
+
+
+def test_dead_letter_expiry_alarm_uses_the_whole_retention_when_the_clock_restarts(stack):
+    """FIFO queues reset the enqueue timestamp on the move; an SNS subscription's DLQ (queue and
+    DLQ are one) receives its messages new. Either way DLQ age and expiry share one clock."""
+    ledger = _queues(stack, fifo=True)
+    fifo = QueueAlarms(
+        stack,
+        "LedgerAlarms",
+        queue=ledger.queue,
+        dead_letter_queue=ledger.dead_letter_queue,
+        dead_letter_retention=Duration.days(14),
+    )
+    subscription_dlq = sqs.Queue(
+        stack, "SubscriptionDeadLetter", retention_period=Duration.days(14)
+    )
+    delivery = QueueAlarms(
+        stack,
+        "DeliveryAlarms",
+        queue=subscription_dlq,
+        dead_letter_queue=subscription_dlq,
+        max_message_age=None,
+        dead_letter_retention=Duration.days(14),
+    )
+    for alarms in (fifo, delivery):
+        assert _expiry_threshold(alarms) == 0.75 * Duration.days(14).to_seconds()
+
+
+def test_dead_letter_expiry_alarm_reads_an_imported_source_retention_from_its_prop(stack):
+    source = sqs.Queue.from_queue_arn(stack, "Source", "arn:aws:sqs:us-east-1:123456789012:orders")
+    dead_letters = sqs.Queue(stack, "DeadLetters", retention_period=Duration.days(14))
+    with pytest.raises(ValueError, match=r"QueueAlarms.queue_retention_period: required"):
+        QueueAlarms(
+            stack,
+            "Alarms",
+            queue=source,
+            dead_letter_queue=dead_letters,
+            dead_letter_retention=Duration.days(14),
+        )
+    alarms = QueueAlarms(
+        stack,
+        "Stated",
+        queue=source,
+        dead_letter_queue=dead_letters,
+        dead_letter_retention=Duration.days(14),
+        queue_retention_period=Duration.days(7),
+    )
+    assert _expiry_threshold(alarms) == 0.75 * Duration.days(7).to_seconds()
+
+
+def test_dead_letter_expiry_alarm_rejects_a_retention_the_dlq_does_not_have(stack):
+    orders = _queues(stack)
+    with pytest.raises(
+        ValueError,
+        match=r"QueueAlarms.dead_letter_retention: 864000s is not the retention of "
+        r"Test/Orders/DeadLetter \(1209600s\)",
+    ):
+        QueueAlarms(
+            stack,
+            "Alarms",
+            queue=orders.queue,
+            dead_letter_queue=orders.dead_letter_queue,
+            dead_letter_retention=Duration.days(10),
+        )
+
+
+def test_dead_letter_expiry_alarm_rejects_a_standard_dlq_that_does_not_outlive_its_source(stack):
+    source = sqs.Queue.from_queue_arn(stack, "Source", "arn:aws:sqs:us-east-1:123456789012:orders")
+    dead_letters = sqs.Queue(stack, "DeadLetters", retention_period=Duration.days(4))
+    with pytest.raises(
+        ValueError,
+        match=r"QueueAlarms.dead_letter_retention: 345600s is not longer than the source "
+        r"queue's retention \(345600s\)",
+    ):
+        QueueAlarms(
+            stack,
+            "Alarms",
+            queue=source,
+            dead_letter_queue=dead_letters,
+            dead_letter_retention=Duration.days(4),
+            queue_retention_period=Duration.days(4),
+        )

@@ -1,0 +1,560 @@
+"""The AWS facts this project relies on: each limit the constructs enforce, with its source.
+
+One table, `FACTS`: every limit, default or behaviour a construct's validation encodes (and a few
+quotas the docs quote), with the value, the AWS page it comes from and the day it was checked
+there. `docs/facts.md` is rendered from it, a test drives each construct's validation at the
+boundaries listed here (the boundary accepted, one past it refused with the prop named and this
+page linked), so the code, its error messages and the docs cannot disagree.
+
+The constructs do not import this module: each stays a file you can copy alone, with its bounds
+and source links written in it; the tests hold the two together. `adjustable` and `region` are
+there for capacity planning: a service quota (SQS in-flight messages, FIFO throughput, Lambda
+concurrency and scaling rate, API Gateway throttles...) is a row like any other.
+
+    python tools/aws_facts.py docs/facts.md          # rewrite the table
+    python tools/aws_facts.py --check docs/facts.md  # what the tests run
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+CHECKED = "2026-12-02"
+BLOCK = re.compile(r"<!-- facts -->\n.*?<!-- /facts -->", re.DOTALL)
+KINDS = {
+    "limit": "the API refuses values outside it",
+    "quota": "a service quota",
+    "default": "what AWS uses when a setting is left out",
+    "recommendation": "AWS's advice",
+    "behaviour": "how the service behaves",
+}
+
+SQS_API = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SetQueueAttributes.html"
+SQS_DLQ_CONSOLE = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-configure-dead-letter-queue.html"
+SQS_DLQ_RETENTION = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/setting-up-dead-letter-queue-retention.html"
+SQS_METRICS = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-monitoring-using-cloudwatch.html"
+SQS_MESSAGE_QUOTAS = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html"
+LAMBDA_TIMEOUT = "https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html"
+LAMBDA_QUOTAS = "https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html"
+LAMBDA_SQS_PARAMETERS = "https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-parameters.html"
+LAMBDA_SQS_CONFIGURE = "https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html"
+LAMBDA_ESM_API = "https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html"
+LAMBDA_SCALING_CONFIG = "https://docs.aws.amazon.com/lambda/latest/api/API_ScalingConfig.html"
+LAMBDA_ASYNC = "https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html"
+EVENTBRIDGE_RATE = (
+    "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rate-expressions.html"
+)
+RDS_CREATE_INSTANCE = (
+    "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html"
+)
+RDS_SUBNET_GROUP = (
+    "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBSubnetGroup.html"
+)
+WAF_RATE_BASED = "https://docs.aws.amazon.com/waf/latest/APIReference/API_RateBasedStatement.html"
+APIGATEWAY_MODELS = (
+    "https://docs.aws.amazon.com/apigateway/latest/developerguide/how-to-create-model.html"
+)
+LOGS_RETENTION = "https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html"
+KMS_DELETION = "https://docs.aws.amazon.com/kms/latest/cryptographic-details/key-deletion.html"
+SNS_FIFO_SCOPE = (
+    "https://docs.aws.amazon.com/cdk/api/v2/docs/aws-cdk-lib.aws_sns.FifoThroughputScope.html"
+)
+SNS_RETRIES = "https://docs.aws.amazon.com/sns/latest/dg/sns-message-delivery-retries.html"
+
+DAY = 86_400
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827)
+LOG_RETENTION_DAYS += (2192, 2557, 2922, 3288, 3653)
+
+
+@dataclass(frozen=True)
+class Enforcement:
+    """Where a construct (or the app) enforces a fact, named as its error message names it.
+
+    `minimum`/`maximum` are set only where the code is stricter than AWS, and `why` says why;
+    `when` names the condition under which the rule applies (a FIFO queue, a standard one);
+    `documented_on` lists other props whose docs row states the rule (their table links it)."""
+
+    target: str
+    minimum: float | None = None
+    maximum: float | None = None
+    why: str = ""
+    when: str = ""
+    documented_on: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One AWS limit, quota, default or behaviour, as its source page states it."""
+
+    key: str
+    subject: str
+    value: str
+    source: str
+    source_title: str
+    kind: str = "limit"
+    minimum: float | None = None
+    maximum: float | None = None
+    unit: str = ""
+    adjustable: bool = False  # can a Service Quotas request raise it
+    region: str = "every Region"  # or "per Region" (counted per Region), or the Regions it holds in
+    checked: str = CHECKED
+    enforced_by: tuple[Enforcement, ...] = ()
+    note: str = ""
+
+
+FACTS: tuple[Fact, ...] = (
+    # Amazon SQS
+    Fact(
+        "sqs.max_receive_count",
+        "SQS redrive policy: receives before a message moves to the DLQ (maxReceiveCount)",
+        "1..1000",
+        SQS_DLQ_CONSOLE,
+        "SQS: configure a DLQ",
+        minimum=1,
+        maximum=1000,
+        enforced_by=(Enforcement("QueueWithDeadLetter.max_receive_count"),),
+    ),
+    Fact(
+        "sqs.visibility_timeout",
+        "SQS visibility timeout (VisibilityTimeout)",
+        "0..43,200 s (12 hours)",
+        SQS_API,
+        "SQS SetQueueAttributes",
+        minimum=0,
+        maximum=43_200,
+        unit="s",
+        enforced_by=(Enforcement("QueueWithDeadLetter.visibility_timeout"),),
+    ),
+    Fact(
+        "sqs.visibility_timeout_default",
+        "SQS visibility timeout when a queue sets none",
+        "30 s",
+        SQS_API,
+        "SQS SetQueueAttributes",
+        kind="default",
+        minimum=30,
+        maximum=30,
+        unit="s",
+        note="LambdaQueueConsumer checks the 6x rule against it (SQS_DEFAULT_VISIBILITY).",
+    ),
+    Fact(
+        "sqs.message_retention_period",
+        "SQS message retention (MessageRetentionPeriod)",
+        "60 s..1,209,600 s (14 days)",
+        SQS_API,
+        "SQS SetQueueAttributes",
+        minimum=60,
+        maximum=14 * DAY,
+        unit="s",
+        enforced_by=(
+            Enforcement("QueueWithDeadLetter.retention_period"),
+            Enforcement("QueueWithDeadLetter.dead_letter_retention_period"),
+        ),
+    ),
+    Fact(
+        "sqs.message_retention_default",
+        "SQS message retention when a queue sets none",
+        "345,600 s (4 days)",
+        SQS_API,
+        "SQS SetQueueAttributes",
+        kind="default",
+        minimum=4 * DAY,
+        maximum=4 * DAY,
+        unit="s",
+        note="QueueAlarms times the dead-letter expiry alarm with it (SQS_DEFAULT_RETENTION).",
+    ),
+    Fact(
+        "sqs.receive_wait_time",
+        "SQS long-polling wait (ReceiveMessageWaitTimeSeconds)",
+        "0..20 s",
+        SQS_API,
+        "SQS SetQueueAttributes",
+        minimum=0,
+        maximum=20,
+        unit="s",
+        enforced_by=(Enforcement("QueueWithDeadLetter.receive_wait_time"),),
+    ),
+    Fact(
+        "sqs.kms_data_key_reuse_default",
+        "SQS data key reuse with a KMS key (KmsDataKeyReusePeriodSeconds)",
+        "300 s by default (60..86,400 s)",
+        SQS_API,
+        "SQS SetQueueAttributes",
+        kind="default",
+        minimum=300,
+        maximum=300,
+        unit="s",
+        note="QueueWithDeadLetter leaves it to this default.",
+    ),
+    Fact(
+        "sqs.dead_letter_enqueue_timestamp",
+        "A message moved to a DLQ keeps its enqueue timestamp (standard) or gets a new one (FIFO);"
+        " ApproximateAgeOfOldestMessage on the DLQ counts from the move",
+        "standard: kept; FIFO: reset",
+        SQS_DLQ_RETENTION,
+        "SQS: DLQ retention",
+        kind="behaviour",
+        enforced_by=(
+            Enforcement(
+                "QueueWithDeadLetter.dead_letter_retention_period",
+                when="standard queues: longer than retention_period",
+            ),
+            Enforcement(
+                "QueueAlarms.dead_letter_retention",
+                when="standard DLQ: alarm at 75% of DLQ retention minus source retention",
+            ),
+        ),
+    ),
+    Fact(
+        "sqs.metrics_period",
+        "SQS queue metrics reach CloudWatch once a minute",
+        "60 s",
+        SQS_METRICS,
+        "SQS CloudWatch metrics",
+        kind="behaviour",
+        minimum=60,
+        unit="s",
+        enforced_by=(
+            Enforcement("QueueAlarms.max_message_age"),
+            Enforcement("LambdaQueueConsumer.max_message_age"),
+            Enforcement(
+                "QueueWorkerFleet.scale_in_after",
+                maximum=3600,
+                why="whole minutes of this construct's choosing; an hour is its cap",
+            ),
+        ),
+    ),
+    Fact(
+        "sqs.fifo_throughput",
+        "SQS FIFO queue without high throughput: transactions per second per API action",
+        "300/s; 3,000 messages/s in batches of 10",
+        SQS_MESSAGE_QUOTAS,
+        "SQS message quotas",
+        kind="quota",
+        maximum=300,
+        unit="calls/s",
+    ),
+    # AWS Lambda
+    Fact(
+        "lambda.timeout",
+        "Lambda function timeout",
+        "1..900 s",
+        LAMBDA_TIMEOUT,
+        "Lambda: function timeout",
+        minimum=1,
+        maximum=900,
+        unit="s",
+        enforced_by=(
+            Enforcement("LambdaQueueConsumer.timeout"),
+            Enforcement("ScheduledQueueWorker.timeout"),
+        ),
+    ),
+    Fact(
+        "lambda.memory",
+        "Lambda function memory",
+        "128..10,240 MB",
+        LAMBDA_QUOTAS,
+        "Lambda quotas",
+        minimum=128,
+        maximum=10_240,
+        unit="MB",
+        note="new accounts start with a lower memory quota that AWS raises with usage.",
+        enforced_by=(
+            Enforcement("LambdaQueueConsumer.memory_size"),
+            Enforcement("ScheduledQueueWorker.memory_size"),
+        ),
+    ),
+    Fact(
+        "lambda.concurrent_executions",
+        "Lambda concurrent executions",
+        "1,000 (can be raised to tens of thousands)",
+        LAMBDA_QUOTAS,
+        "Lambda quotas",
+        kind="quota",
+        maximum=1000,
+        adjustable=True,
+        region="per Region",
+        note="new accounts start lower; AWS raises the quota with usage.",
+    ),
+    Fact(
+        "lambda.sqs_batch_size",
+        "Lambda SQS event source batch size, standard queue",
+        "1..10,000",
+        LAMBDA_SQS_PARAMETERS,
+        "Lambda: SQS event source parameters",
+        minimum=1,
+        maximum=10_000,
+        enforced_by=(Enforcement("LambdaQueueConsumer.batch_size", when="standard queue"),),
+    ),
+    Fact(
+        "lambda.sqs_batch_size_fifo",
+        "Lambda SQS event source batch size, FIFO queue",
+        "1..10",
+        LAMBDA_SQS_PARAMETERS,
+        "Lambda: SQS event source parameters",
+        minimum=1,
+        maximum=10,
+        enforced_by=(Enforcement("LambdaQueueConsumer.batch_size", when="FIFO queue"),),
+    ),
+    Fact(
+        "lambda.sqs_batching_window",
+        "Lambda batching window (MaximumBatchingWindowInSeconds)",
+        "0..300 s; at least 1 s when the batch size is over 10",
+        LAMBDA_ESM_API,
+        "Lambda CreateEventSourceMapping",
+        minimum=0,
+        maximum=300,
+        unit="s",
+        enforced_by=(
+            Enforcement("LambdaQueueConsumer.max_batching_window"),
+            Enforcement("LambdaQueueConsumer.batch_size", when="over 10: a window of 1 s or more"),
+        ),
+    ),
+    Fact(
+        "lambda.sqs_batching_window_fifo",
+        "Lambda batching window on a FIFO queue",
+        "not supported",
+        LAMBDA_SQS_PARAMETERS,
+        "Lambda: SQS event source parameters",
+        kind="behaviour",
+        enforced_by=(Enforcement("LambdaQueueConsumer.max_batching_window", when="FIFO queue"),),
+    ),
+    Fact(
+        "lambda.sqs_maximum_concurrency",
+        "Lambda SQS event source maximum concurrency (ScalingConfig)",
+        "2..1000",
+        LAMBDA_SCALING_CONFIG,
+        "Lambda ScalingConfig",
+        minimum=2,
+        maximum=1000,
+        enforced_by=(Enforcement("LambdaQueueConsumer.max_concurrency"),),
+    ),
+    Fact(
+        "lambda.sqs_visibility_timeout",
+        "Queue visibility timeout for a Lambda consumer",
+        "at least 6 x the function timeout",
+        LAMBDA_SQS_CONFIGURE,
+        "Lambda: configure an SQS event source",
+        kind="recommendation",
+        minimum=6,
+        unit="x function timeout",
+        enforced_by=(
+            Enforcement(
+                "LambdaQueueConsumer.visibility_timeout",
+                when="the queue's, read from it or from queue_visibility_timeout",
+                documented_on=(
+                    "LambdaQueueConsumer.queue_visibility_timeout",
+                    "LambdaQueueConsumer.timeout",
+                ),
+            ),
+        ),
+    ),
+    Fact(
+        "lambda.async_retries",
+        "Lambda asynchronous invocation retries",
+        "function errors: 2 retries; throttles: up to 6 hours by default",
+        LAMBDA_ASYNC,
+        "Lambda: asynchronous retries",
+        kind="behaviour",
+    ),
+    # Amazon EventBridge
+    Fact(
+        "eventbridge.rate",
+        "EventBridge rate expression: a positive whole number of minutes, hours or days",
+        "1 minute or more, whole minutes; no maximum",
+        EVENTBRIDGE_RATE,
+        "EventBridge rate expressions",
+        minimum=60,
+        unit="s",
+        enforced_by=(Enforcement("ScheduledQueueWorker.every"),),
+    ),
+    # Amazon RDS
+    Fact(
+        "rds.db_name_postgres",
+        "RDS for PostgreSQL database name (DBName): letters, digits, '_', a letter first",
+        "1..63 characters",
+        RDS_CREATE_INSTANCE,
+        "RDS CreateDBInstance",
+        minimum=1,
+        maximum=63,
+        unit="characters",
+        enforced_by=(Enforcement("PostgresDatabase.database_name"),),
+    ),
+    Fact(
+        "rds.allocated_storage_gp3_postgres",
+        "RDS for PostgreSQL gp3 storage (AllocatedStorage)",
+        "20..65,536 GiB",
+        RDS_CREATE_INSTANCE,
+        "RDS CreateDBInstance",
+        minimum=20,
+        maximum=65_536,
+        unit="GiB",
+        enforced_by=(Enforcement("PostgresDatabase.allocated_storage_gib"),),
+    ),
+    Fact(
+        "rds.backup_retention",
+        "RDS automated backup retention (BackupRetentionPeriod)",
+        "0..35 days (0 turns automated backups off)",
+        RDS_CREATE_INSTANCE,
+        "RDS CreateDBInstance",
+        minimum=0,
+        maximum=35,
+        unit="days",
+        enforced_by=(
+            Enforcement(
+                "PostgresDatabase.backup_retention",
+                minimum=1,
+                why="0 would turn off automated backups and point-in-time recovery",
+            ),
+        ),
+    ),
+    Fact(
+        "rds.subnet_group_azs",
+        "RDS DB subnet group: Availability Zones its subnets cover",
+        "at least 2",
+        RDS_SUBNET_GROUP,
+        "RDS CreateDBSubnetGroup",
+        minimum=2,
+        unit="AZs",
+        enforced_by=(
+            Enforcement(
+                "WorkerNetwork.max_azs",
+                maximum=6,
+                why="six is this construct's cap, not AWS's",
+            ),
+        ),
+    ),
+    # AWS WAF, API Gateway
+    Fact(
+        "wafv2.rate_limit",
+        "AWS WAF rate-based rule limit, requests per evaluation window (5 minutes by default)",
+        "10..2,000,000,000",
+        WAF_RATE_BASED,
+        "AWS WAF RateBasedStatement",
+        minimum=10,
+        maximum=2_000_000_000,
+        enforced_by=(Enforcement("RestApiToQueue.waf_rate_limit_per_ip"),),
+    ),
+    Fact(
+        "apigateway.model_schema",
+        "API Gateway REST API models",
+        "JSON Schema draft 4",
+        APIGATEWAY_MODELS,
+        "API Gateway: data models",
+        kind="behaviour",
+        enforced_by=(Enforcement("RestApiToQueue.request_schema"),),
+    ),
+    # CloudWatch Logs, KMS, SNS
+    Fact(
+        "logs.retention_days",
+        "CloudWatch Logs retention (retentionInDays)",
+        ", ".join(map(str, LOG_RETENTION_DAYS)) + " days",
+        LOGS_RETENTION,
+        "CloudWatch Logs PutRetentionPolicy",
+        unit="days",
+        enforced_by=(Enforcement("Profile.log_retention_days"),),
+    ),
+    Fact(
+        "kms.pending_window",
+        "KMS key deletion waiting period",
+        "7..30 days (30 by default)",
+        KMS_DELETION,
+        "KMS: deleting keys",
+        minimum=7,
+        maximum=30,
+        unit="days",
+        note="AlarmTopic and the messaging keys use 7, the shortest.",
+    ),
+    Fact(
+        "sns.fifo_topic_throughput",
+        "SNS FIFO topic with topic-scoped deduplication",
+        "3,000 messages/s, 20 MB/s",
+        SNS_FIFO_SCOPE,
+        "CDK FifoThroughputScope",
+        kind="quota",
+        maximum=3000,
+        unit="messages/s",
+    ),
+    Fact(
+        "sns.sqs_delivery_retries",
+        "SNS retries to an SQS endpoint after server-side errors (client-side errors: none)",
+        "100,015 attempts over 23 days",
+        SNS_RETRIES,
+        "SNS delivery retries",
+        kind="behaviour",
+    ),
+)
+
+
+def fact(key: str) -> Fact:
+    """The fact called `key`."""
+    return next(f for f in FACTS if f.key == key)
+
+
+def facts_enforced_by(target: str) -> list[Fact]:
+    """The facts whose rule `target` ("Construct.prop") enforces or documents."""
+    return [
+        f
+        for f in FACTS
+        if any(target == e.target or target in e.documented_on for e in f.enforced_by)
+    ]
+
+
+def _enforcement(e: Enforcement) -> str:
+    bounds = []
+    if e.minimum is not None:
+        bounds.append(f"min {e.minimum:g}")
+    if e.maximum is not None:
+        bounds.append(f"max {e.maximum:g}")
+    detail = "; ".join(x for x in (e.when, ", ".join(bounds), e.why) if x)
+    return f"`{e.target}`" + (f" ({detail})" if detail else "")
+
+
+def table() -> str:
+    """The markdown table of every fact."""
+    rows = [
+        "| fact | value | kind | adjustable | Region | enforced by | source (checked) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for f in FACTS:
+        subject = f.subject + (f"; {f.note}" if f.note else "")
+        enforced = "<br>".join(_enforcement(e) for e in f.enforced_by) or "—"
+        rows.append(
+            f"| {subject} | {f.value} | {f.kind} | {'yes' if f.adjustable else 'no'} | "
+            f"{f.region} | {enforced} | [{f.source_title}]({f.source}) ({f.checked}) |"
+        )
+    return "\n".join(rows)
+
+
+def render(text: str) -> str:
+    """`text` with its facts block rewritten from `FACTS`."""
+    return BLOCK.sub(lambda _: f"<!-- facts -->\n{table()}\n<!-- /facts -->", text)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("files", nargs="+", type=Path)
+    parser.add_argument("--check", action="store_true", help="fail if a table is stale")
+    options = parser.parse_args()
+    stale = []
+    for path in options.files:
+        text = path.read_text()
+        if render(text) != text:
+            stale.append(str(path))
+            if not options.check:
+                path.write_text(render(text))
+    if options.check and stale:
+        print(
+            f"stale facts table in {', '.join(stale)}: run python tools/aws_facts.py",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
