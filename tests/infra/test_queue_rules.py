@@ -31,7 +31,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from queue_patterns import QueueRules, acknowledge_queue_rule
-from queue_patterns.queue_rules import RULES, RULES_BY_ID
+from queue_patterns.queue_rules import RULES, RULES_BY_ID, check_template
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -423,3 +423,173 @@ def test_another_app_with_the_file_copied_alone_fails_synth_on_a_queue_without_a
     assert "ERROR QR1 A source queue has no dead-letter queue" in message
     assert "Foreign/Lonely/Resource" in message
     assert "Suggested fix: give it a RedrivePolicy to a DLQ" in message
+
+
+# --- template shapes CDK does not write, read straight from JSON (no synth) -----------------
+
+SSL_DENY = {
+    "Effect": "Deny",
+    "Principal": {"AWS": "*"},
+    "Action": "sqs:*",
+    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+}
+
+
+def template(**resources) -> dict:
+    """A template of `resources`, with a TLS-only policy for every queue in it."""
+    queues = [{"Ref": k} for k, v in resources.items() if v["Type"] == "AWS::SQS::Queue"]
+    policy = {"Queues": queues, "PolicyDocument": {"Statement": [SSL_DENY]}}
+    return {
+        "Resources": {**resources, "Tls": {"Type": "AWS::SQS::QueuePolicy", "Properties": policy}}
+    }
+
+
+def alarm(metric: str, queue_name, *, actions=("arn:aws:sns:eu-west-1:111122223333:ops",)) -> dict:
+    return {
+        "Type": "AWS::CloudWatch::Alarm",
+        "Properties": {
+            "Namespace": "AWS/SQS",
+            "MetricName": metric,
+            "Dimensions": [{"Name": "QueueName", "Value": queue_name}],
+            "AlarmActions": list(actions),
+        },
+    }
+
+
+def found(t: dict) -> set[tuple[str, str]]:
+    return {(f.rule.id, f.logical_id) for f in check_template(t)}
+
+
+def test_a_redrive_policy_written_as_a_json_string_and_alarms_on_literal_names_are_read():
+    t = template(
+        Dlq={"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "orders-dlq"}},
+        Orders={
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "QueueName": "orders",
+                "MessageRetentionPeriod": 60,
+                "RedrivePolicy": '{"deadLetterTargetArn": "arn:aws:sqs:eu-west-1:1:orders-dlq", "maxReceiveCount": "5"}',
+            },
+        },
+        Depth=alarm("ApproximateNumberOfMessagesVisible", "orders-dlq"),
+        Age=alarm("ApproximateAgeOfOldestMessage", "orders"),
+    )
+    assert found(t) == set()
+
+
+def test_a_queue_that_is_a_functions_dead_letter_queue_needs_an_alarm_not_a_dlq():
+    t = template(
+        Failed={"Type": "AWS::SQS::Queue", "Properties": {}},
+        Fn={
+            "Type": "AWS::Lambda::Function",
+            "Properties": {"DeadLetterConfig": {"TargetArn": {"Fn::GetAtt": ["Failed", "Arn"]}}},
+        },
+    )
+    assert found(t) == {("QR6", "Failed")}
+
+
+def test_an_alarm_whose_only_action_scales_a_group_does_not_count_as_telling_anyone():
+    t = template(
+        Orders={
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "RedrivePolicy": {
+                    "deadLetterTargetArn": {"Fn::GetAtt": ["Dlq", "Arn"]},
+                    "maxReceiveCount": 5,
+                }
+            },
+        },
+        Dlq={"Type": "AWS::SQS::Queue", "Properties": {"MessageRetentionPeriod": 1209600}},
+        Depth=alarm("ApproximateNumberOfMessagesVisible", {"Fn::GetAtt": ["Dlq", "QueueName"]}),
+        Age=alarm(
+            "ApproximateAgeOfOldestMessage",
+            {"Fn::GetAtt": ["Orders", "QueueName"]},
+            actions=[{"Ref": "Scale"}],
+        ),
+        Scale={
+            "Type": "AWS::AutoScaling::ScalingPolicy",
+            "Properties": {"AutoScalingGroupName": "g", "ScalingAdjustment": 1},
+        },
+    )
+    assert ("QR7", "Orders") in found(t)
+
+
+def test_sns_into_a_queue_on_the_aws_managed_sqs_key_is_reported():
+    t = template(
+        Topic={"Type": "AWS::SNS::Topic", "Properties": {}},
+        Orders={"Type": "AWS::SQS::Queue", "Properties": {"KmsMasterKeyId": "alias/aws/sqs"}},
+        Sub={
+            "Type": "AWS::SNS::Subscription",
+            "Properties": {
+                "Protocol": "sqs",
+                "TopicArn": {"Ref": "Topic"},
+                "Endpoint": {"Fn::GetAtt": ["Orders", "Arn"]},
+                "RedrivePolicy": {"deadLetterTargetArn": "arn:aws:sqs:eu-west-1:1:elsewhere"},
+            },
+        },
+    )
+    assert ("QR13", "Orders") in found(t)
+
+
+def test_an_unconditional_deny_in_the_topic_policy_shuts_cloudwatch_out():
+    def topic_policy(*statements):
+        return template(
+            Topic={"Type": "AWS::SNS::Topic", "Properties": {}},
+            Policy={
+                "Type": "AWS::SNS::TopicPolicy",
+                "Properties": {
+                    "Topics": [{"Ref": "Topic"}],
+                    "PolicyDocument": {"Statement": list(statements)},
+                },
+            },
+            Alarm={
+                **alarm("CPUUtilization", "x"),
+                "Properties": {"AlarmActions": [{"Ref": "Topic"}]},
+            },
+        )
+
+    allow = {
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudwatch.amazonaws.com"},
+        "Action": "sns:Publish",
+    }
+    deny = {"Effect": "Deny", "Principal": "*", "Action": "sns:*"}
+    assert found(topic_policy(allow)) == set()
+    assert found(topic_policy(allow, deny)) == {("QR8", "Topic")}
+
+
+def test_stream_event_sources_are_not_sqs_rules_business():
+    t = template(
+        Map={
+            "Type": "AWS::Lambda::EventSourceMapping",
+            "Properties": {
+                "EventSourceArn": "arn:aws:kinesis:eu-west-1:1:stream/clicks",
+                "FunctionName": "f",
+            },
+        }
+    )
+    assert found(t) == set()
+
+
+def test_target_tracking_on_a_queue_metric_with_scale_in_disabled_is_warned_about():
+    def tracking(disable_scale_in: bool):
+        return template(
+            Policy={
+                "Type": "AWS::ApplicationAutoScaling::ScalingPolicy",
+                "Properties": {
+                    "PolicyType": "TargetTrackingScaling",
+                    "ScalingTargetId": "service/cluster/workers|ecs:service:DesiredCount",
+                    "TargetTrackingScalingPolicyConfiguration": {
+                        "TargetValue": 100,
+                        "DisableScaleIn": disable_scale_in,
+                        "CustomizedMetricSpecification": {
+                            "Namespace": "AWS/SQS",
+                            "MetricName": "ApproximateNumberOfMessagesVisible",
+                        },
+                    },
+                },
+            }
+        )
+
+    assert found(tracking(False)) == set()
+    assert found(tracking(True)) == {("QR15", "Policy")}
