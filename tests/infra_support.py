@@ -65,7 +65,8 @@ class Synthesized:
 
 
 def synthesize(profile: str, outdir: Path, **context: Any) -> Synthesized:
-    """Build the whole app for `profile` (without the nag plugin, run separately) and synth it."""
+    """Build the whole app for `profile` (without the validation plugins, cdk-nag and QueueRules,
+    which the tests run separately) and synth it."""
     from app import build_app
 
     # `python app.py` and cdk.App() do not read cdk.json; the CLI does. Pass its context so the

@@ -351,6 +351,19 @@ def test_every_rule_names_its_guidance_and_fix():
         assert rule.fix and rule.title, rule.id
 
 
+def test_the_plugin_also_registers_through_the_apps_beta1_property(tmp_path):
+    """`cdk.App(policy_validation_beta1=[...])`, deprecated but still what older apps use."""
+    app = cdk.App(
+        outdir=str(tmp_path),
+        builtin_cloud_formation_validation=False,
+        policy_validation_beta1=[QueueRules()],
+    )
+    BAD["QR5"](cdk.Stack(app, "Minimal"))
+    app.synth()
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    assert rule_names(report) == {"QR5"}
+
+
 # --- acknowledgments ----------------------------------------------------------------------------
 
 REASON = "Consumed by a nightly export that alarms on its own lag"
