@@ -4,8 +4,8 @@
     npx cdk synth --all -c profile=sandbox      # or production
     npx cdk deploy WriteBuffer -c profile=sandbox
 
-cdk-nag's AwsSolutions pack runs on every synth: an unacknowledged finding fails it and
-`cdk.out/validation-report.json` says why.
+cdk-nag's AwsSolutions pack and this project's queue rules (QueueRules) run on every synth: an
+unacknowledged error fails it and `cdk.out/validation-report.json` says why.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "constructs"))
 
 import aws_cdk as cdk  # noqa: E402
 from cdk_nag import AwsSolutionsChecks  # noqa: E402
+from queue_patterns import QueueRules  # noqa: E402
 
 from stacks.order_fan_out_stack import OrderFanOutStack  # noqa: E402
 from stacks.payment_ledger_stack import PaymentLedgerStack  # noqa: E402
@@ -91,7 +92,7 @@ def build_app(app: cdk.App | None = None, *, nag: bool = True) -> cdk.App:
     )
 
     if nag:
-        cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+        cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), QueueRules())
     return app
 
 

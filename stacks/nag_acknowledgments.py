@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from constructs import Construct
+from queue_patterns import acknowledge_queue_rule
 
 from stacks.profiles import Profile
 
@@ -174,6 +175,14 @@ def acknowledge_upload_processing(stack: cdk.Stack, uploads, processed) -> None:
 
 def acknowledge_usage_metering(stack: cdk.Stack, batches, profile: Profile) -> None:
     """The accepted findings of `UsageMeteringStack`."""
+    acknowledge_queue_rule(
+        stack.node.find_child("UsageEvents").node.find_child("Queue"),
+        "QR5",
+        "Read by one scheduled run every 5 minutes, not by an event source mapping: no throttled "
+        "or concurrent poller receives a message without processing it. Three failed runs (15 "
+        "minutes) tell a poison event from a transient fault, and the batcher's Errors alarm "
+        "fires on the first failed run.",
+    )
     arn = f"<{stack.resolve(stack.get_logical_id(batches.node.default_child))}.Arn>"
     acknowledge_findings(
         stack,

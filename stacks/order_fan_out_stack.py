@@ -39,8 +39,11 @@ from stacks.tables import grant_items, table
 
 LAMBDA_DIR = Path(__file__).resolve().parent.parent / "lambda"
 CONSUMER_TIMEOUT = Duration.seconds(10)
-# 6 x the consumer timeout: AWS's advice for Lambda on SQS (LambdaQueueConsumer enforces it).
-CONSUMER_VISIBILITY = Duration.seconds(6 * 10)
+BATCHING_WINDOW = Duration.seconds(1)
+# 6 x the consumer timeout + the batching window: AWS's advice for Lambda on SQS (Lambda holds a
+# batch through the window before invoking). LambdaQueueConsumer enforces the 6x, QueueRules (QR11)
+# the window too.
+CONSUMER_VISIBILITY = Duration.seconds(6 * 10 + 1)
 DEAD_LETTER_RETENTION = Duration.days(14)
 EVENT_TYPES = ["OrderPlaced", "OrderCancelled"]
 # The item actions each handler calls on its own table (TransactWriteItems is authorized as its
@@ -173,7 +176,7 @@ class OrderFanOutStack(cdk.Stack):
                 environment=environment,
                 timeout=CONSUMER_TIMEOUT,
                 batch_size=10,
-                max_batching_window=Duration.seconds(1),
+                max_batching_window=BATCHING_WINDOW,
                 max_concurrency=5,
                 service_name=f"{unit.lower()}-consumer",
                 alarm_topic=alarms.topic,

@@ -71,7 +71,9 @@ class UploadProcessingStack(cdk.Stack):
             self,
             "UploadTasks",
             visibility_timeout=Duration.seconds(6 * PROCESSOR_TIMEOUT.to_seconds()),
-            max_receive_count=3,
+            # Five, as Lambda's guidance for event source mappings asks: a throttled or interrupted
+            # batch must not dead-letter a good upload (QueueRules QR5).
+            max_receive_count=5,
             encryption_key=queue_key,
             removal_policy=removal,
         )

@@ -1,4 +1,5 @@
-"""Helpers for infrastructure tests: synthesize once, snapshot stably, run cdk-nag and cfn-lint.
+"""Helpers for infrastructure tests: synthesize once, snapshot stably, run cdk-nag, the queue
+rules and cfn-lint.
 
 Synthesis costs 1-3 s, so a test module synthesizes each stack once per profile (a module-scoped
 fixture) and every test reads the resulting template.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,24 @@ class Synthesized:
     def template_json(self, stack_id: str) -> dict[str, Any]:
         return json.loads(self.template_path(stack_id).read_text())
 
+    @cached_property
+    def queue_rules_report(self) -> dict[str, Any]:
+        """QueueRules' part of CDK's validation report for this app ({} if it found nothing).
+
+        The plugin runs in CDK's own validation step, as in `cdk synth`, so acknowledgments
+        apply: it is added to the app and the app synthesized again (the same templates)."""
+        from queue_patterns import QueueRules
+
+        cdk.Validations.of(self.app).add_plugins(QueueRules())
+        try:
+            self.app.synth(force=True)
+        except RuntimeError as error:  # jsii's error for CDK's ValidationFailed
+            if "ValidationFailed" not in str(error):
+                raise
+        report = json.loads((Path(self.assembly.directory) / "validation-report.json").read_text())
+        found = [r for r in report["pluginReports"] if r["pluginName"] == "QueueRules"]
+        return found[0] if found else {}
+
     def template_path(self, stack_id: str) -> Path:
         for artifact in self.assembly.stacks:
             if artifact.stack_name == stack_id or artifact.id == stack_id:
@@ -45,9 +65,9 @@ class Synthesized:
 
 
 def synthesize(profile: str, outdir: Path, **context: Any) -> Synthesized:
-    """Build the whole app for `profile` (without the nag plugin, run separately) and synth it,
-    as the review tools do (tools/template_reader.py): cdk.json's feature flags, construct paths
-    in the metadata."""
+    """Build the whole app for `profile` (without the validation plugins, cdk-nag and QueueRules,
+    which the tests run separately) and synth it, as the review tools do
+    (tools/template_reader.py): cdk.json's feature flags, construct paths in the metadata."""
     from tools.template_reader import synthesize_app
 
     app, assembly = synthesize_app(profile, outdir, **context)
@@ -73,6 +93,16 @@ def nag_findings(app: cdk.App) -> list[str]:
         f"{violation.rule_name} at {resource.construct_path}"
         for violation in report.violations
         for resource in violation.violating_resources
+    ]
+
+
+def queue_rule_errors(synthesized: Synthesized) -> list[str]:
+    """Every unacknowledged QueueRules error, as `rule at construct path: what` lines."""
+    return [
+        f"{violation['ruleName']} at {construct['constructPath']}: {violation['description']}"
+        for violation in synthesized.queue_rules_report.get("violations", [])
+        if violation["severity"] == "error"
+        for construct in violation["violatingConstructs"]
     ]
 
 

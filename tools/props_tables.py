@@ -1,9 +1,11 @@
-"""Keep the README's construct props tables true to the code.
+"""Keep the README's construct props tables, and its queue rules table, true to the code.
 
 Each construct's class docstring has a `Props:` section (`name: description` per line); this
 builds a markdown table from it and from the constructor's signature (type and default), and
 writes it between `<!-- props:ClassName -->` and `<!-- /props:ClassName -->` in a markdown file.
-`--check` fails when a table is stale or a prop has no description, so the docs cannot drift.
+A validation plugin's rules (its module's `RULES`) go between `<!-- rules:ClassName -->` and
+`<!-- /rules:ClassName -->`. `--check` fails when a table is stale or a prop has no description,
+so the docs cannot drift.
 
     python tools/props_tables.py README.md docs/*.md          # rewrite the tables
     python tools/props_tables.py --check README.md docs/*.md  # what the tests run
@@ -23,14 +25,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from tools.aws_facts import facts_enforced_by  # noqa: E402
 
-BLOCK = re.compile(r"<!-- props:(\w+) -->\n.*?<!-- /props:\1 -->", re.DOTALL)
+BLOCK = re.compile(r"<!-- (props|rules):(\w+) -->\n.*?<!-- /\1:\2 -->", re.DOTALL)
+URL = re.compile(r"https://\S+?/([\w.-]+?)(?:\.html)?(#[\w-]+)?(?=[;,\s]|$)")
 
 
 def construct_classes() -> dict[str, type]:
-    """Every construct class exported by `queue_patterns`, by name."""
+    """Every class exported by `queue_patterns` (constructs and the rules plugin), by name."""
     sys.path[:0] = [str(ROOT / "constructs")]
     package = importlib.import_module("queue_patterns")
-    return {name: getattr(package, name) for name in package.__all__}
+    exported = {name: getattr(package, name) for name in package.__all__}
+    return {name: value for name, value in exported.items() if inspect.isclass(value)}
 
 
 def prop_descriptions(cls: type) -> dict[str, str]:
@@ -80,12 +84,32 @@ def table(cls: type) -> str:
     return "\n".join(rows)
 
 
+def linked(guidance: str) -> str:
+    """Guidance with each URL shown as a link named after its page."""
+    return URL.sub(lambda m: f"[{m.group(1)}{m.group(2) or ''}]({m.group(0)})", guidance)
+
+
+def rules_table(cls: type) -> str:
+    """The markdown table of a validation plugin's rules (its module's `RULES`)."""
+    rules = importlib.import_module(cls.__module__).RULES
+    rows = [
+        "| rule | level | what it catches | guidance | fix |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for rule in rules:
+        rows.append(
+            f"| {rule.id} | {rule.severity} | {rule.title} | {linked(rule.guidance)} | {rule.fix} |"
+        )
+    return "\n".join(rows)
+
+
 def render(text: str, classes: dict[str, type]) -> str:
     def replace(match: re.Match) -> str:
-        name = match.group(1)
+        kind, name = match.groups()
         if name not in classes:
-            raise SystemExit(f"props block for unknown construct {name!r}")
-        return f"<!-- props:{name} -->\n{table(classes[name])}\n<!-- /props:{name} -->"
+            raise SystemExit(f"{kind} block for unknown class {name!r}")
+        body = table(classes[name]) if kind == "props" else rules_table(classes[name])
+        return f"<!-- {kind}:{name} -->\n{body}\n<!-- /{kind}:{name} -->"
 
     return BLOCK.sub(replace, text)
 

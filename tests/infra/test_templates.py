@@ -1,4 +1,4 @@
-"""Every stack, in both profiles: snapshot, cdk-nag AwsSolutions, cfn-lint.
+"""Every stack, in both profiles: snapshot, cdk-nag AwsSolutions, the queue rules, cfn-lint.
 
 Snapshots catch unplanned drift (asset hashes are masked, so code edits do not count); the
 fine-grained assertions on what matters live in each stack's own test module.
@@ -7,7 +7,13 @@ fine-grained assertions on what matters live in each stack's own test module.
 from __future__ import annotations
 
 import pytest
-from infra_support import PROFILE_NAMES, cfn_lint_errors, masked, nag_findings
+from infra_support import (
+    PROFILE_NAMES,
+    cfn_lint_errors,
+    masked,
+    nag_findings,
+    queue_rule_errors,
+)
 
 STACKS = ("WriteBuffer", "OrderFanOut", "PaymentLedger", "UploadProcessing", "UsageMetering")
 
@@ -27,6 +33,14 @@ def test_cfn_lint_reports_no_error(synthesized_app, stack, profile):
 @pytest.mark.parametrize("profile", PROFILE_NAMES)
 def test_cdk_nag_aws_solutions_reports_no_unacknowledged_finding(synthesized_app, profile):
     assert nag_findings(synthesized_app(profile).app) == []
+
+
+@pytest.mark.parametrize("profile", PROFILE_NAMES)
+def test_queue_rules_report_no_unacknowledged_error(synthesized_app, profile):
+    """DLQs, their retention and alarms, age alarms, alarm topics CloudWatch can publish to,
+    Lambda event sources, TLS-only queues, SNS into encrypted queues, scale-in paths: the
+    checks each stack's own tests used to repeat, for every stack (QueueRules, README)."""
+    assert queue_rule_errors(synthesized_app(profile)) == []
 
 
 @pytest.mark.parametrize("profile", PROFILE_NAMES)

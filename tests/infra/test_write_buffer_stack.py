@@ -42,16 +42,19 @@ def queues(template):
 # --- the queue ----------------------------------------------------------------------------------
 
 
+# That every queue has a DLQ, outlived by it, alarmed, TLS-only: QueueRules, for every stack
+# (test_templates.py). Here: this pattern's values.
+
+
 def test_failed_orders_are_dead_lettered_after_five_receives(template):
     source, _ = queues(template)
     assert source["RedrivePolicy"]["maxReceiveCount"] == 5
-    assert "deadLetterTargetArn" in source["RedrivePolicy"]
 
 
-def test_dlq_retention_outlives_its_source_queue(template):
+def test_orders_are_kept_four_days_and_dead_letters_fourteen(template):
     source, dead = queues(template)
+    assert source["MessageRetentionPeriod"] == 4 * 24 * 3600
     assert dead["MessageRetentionPeriod"] == 14 * 24 * 3600
-    assert dead["MessageRetentionPeriod"] > source["MessageRetentionPeriod"]
 
 
 def test_visibility_timeout_is_three_worker_batch_budgets(template):
@@ -73,17 +76,6 @@ def test_queues_are_encrypted_with_the_profiles_key(template, profile):
             assert "KmsMasterKeyId" in props and "KmsDataKeyReusePeriodSeconds" not in props
         else:
             assert props["SqsManagedSseEnabled"] is True
-
-
-def test_queue_policies_deny_anything_but_tls(template):
-    policies = resources_of(template, "AWS::SQS::QueuePolicy")
-    assert len(policies) == 2
-    for policy in policies.values():
-        statements = policy["Properties"]["PolicyDocument"]["Statement"]
-        assert any(
-            s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-            for s in statements
-        )
 
 
 # --- the frontend -------------------------------------------------------------------------------
@@ -378,6 +370,14 @@ def test_backlog_per_instance_tracks_visible_messages_per_in_service_instance(ba
         "ApproximateNumberOfMessagesVisible"
     )
     assert queries["instances"]["MetricStat"]["Metric"]["MetricName"] == "GroupInServiceInstances"
+
+
+def test_both_scaling_modes_can_scale_in(template, backlog_template):
+    """QueueRules QR15 on each mode (the whole-app check sees only the default one)."""
+    from queue_patterns.queue_rules import check_template
+
+    for mode in (template, backlog_template):
+        assert "QR15" not in {finding.rule.id for finding in check_template(mode)}
 
 
 def test_backlog_per_instance_keeps_one_instance_since_it_cannot_scale_from_zero(
