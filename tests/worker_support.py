@@ -86,8 +86,9 @@ class Lab:
 
 
 @contextlib.contextmanager
-def worker_in_process(lab: Lab, **overrides):
-    """A Consumer in this process (threads), as `python -m write_buffer_worker` would run it."""
+def consumer_in_process(lab: Lab, **overrides):
+    """A started Consumer in this process (threads), as `python -m write_buffer_worker` would
+    run it; yields (consumer, metrics)."""
     import boto3
 
     env = {**lab.environment, **{k: str(v) for k, v in overrides.items()}}
@@ -105,10 +106,17 @@ def worker_in_process(lab: Lab, **overrides):
     consumer = Consumer(config, sqs, store, metrics)
     consumer.start()
     try:
-        yield metrics
+        yield consumer, metrics
     finally:
         consumer.stop(config.shutdown_grace_seconds)
         store.close()
+
+
+@contextlib.contextmanager
+def worker_in_process(lab: Lab, **overrides):
+    """A Consumer in this process (threads); yields its metrics."""
+    with consumer_in_process(lab, **overrides) as (_, metrics):
+        yield metrics
 
 
 def start_worker_process(lab: Lab, **overrides) -> subprocess.Popen:

@@ -143,3 +143,33 @@ def test_a_run_stops_at_its_message_cap(metering):
     assert batcher.handler({}, RunContext())["written"] == 10
     batcher.SETTINGS = batcher.settings()
     assert batcher.handler({}, RunContext())["written"] == 20
+
+
+HOSTILE_USAGE = [
+    "[" * 50_000 + "]" * 50_000,  # RecursionError in the JSON parser
+    '{"eventId": "e", "producer": "p", "customerId": "c", "meter": "api-calls", "quantity": '
+    + "9" * 5_000
+    + "}",  # ValueError: over Python's 4300-digit int limit
+    json.dumps(  # a list as customerId: unhashable, it broke the per-customer summary
+        {"eventId": "e", "producer": "p", "customerId": ["c"], "meter": "api-calls", "quantity": 1}
+    ),
+    '{"eventId": "e", "producer": "p", "customerId": "c", "meter": "api-calls", "quantity": NaN}',
+    '{"eventId": "e", "producer": "p", "customerId": "c", "meter": "api-calls", "quantity": 1e308}',
+]
+
+
+def test_hostile_events_are_refused_alone_and_the_run_writes_the_good_ones(metering):
+    s3, sqs, bucket, queue, dlq, batcher = metering
+    good = [usage("service-0", f"customer-{n}") for n in range(5)]
+    send(sqs, queue, [*good, *HOSTILE_USAGE, usage("service-0", "customer-1", quantity=1e308)])
+    result = batcher.handler({}, RunContext())
+    assert result["written"] == 5 and result["refused"] == len(HOSTILE_USAGE) + 1
+    lines = batch_lines(s3, bucket, result["key"])
+    assert sorted(line["customerId"] for line in lines[:-1]) == [f"customer-{n}" for n in range(5)]
+    import time
+
+    for _ in range(MAX_RECEIVES):
+        time.sleep(1.1)  # the refused messages come back, and after the set count go to the DLQ
+        batcher.handler({}, RunContext())
+    dead = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])
+    assert dead["Attributes"]["ApproximateNumberOfMessages"] == str(len(HOSTILE_USAGE) + 1)
