@@ -86,9 +86,11 @@ class Lab:
 
 
 @contextlib.contextmanager
-def consumer_in_process(lab: Lab, **overrides):
+def consumer_in_process(lab: Lab, sqs_events: dict | None = None, **overrides):
     """A started Consumer in this process (threads), as `python -m write_buffer_worker` would
-    run it; yields (consumer, metrics)."""
+    run it; yields (consumer, store, metrics). `sqs_events` registers botocore event handlers
+    on its SQS client ({"before-call.sqs.ReceiveMessage": handler}), to inject a fault into a
+    real call."""
     import boto3
 
     env = {**lab.environment, **{k: str(v) for k, v in overrides.items()}}
@@ -100,13 +102,20 @@ def consumer_in_process(lab: Lab, **overrides):
         aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
     )
-    store = OrderStore(lambda: config.database_url, config.db_pool_size)
+    for event, handler in (sqs_events or {}).items():
+        sqs.meta.events.register(event, handler)
+    store = OrderStore(
+        lambda: config.database_url,
+        config.db_pool_size,
+        connect_timeout=config.db_connect_timeout_seconds,
+        statement_timeout=config.db_statement_timeout_seconds,
+    )
     store.ensure_schema()
     metrics = Metrics(config.metrics_namespace, stream=io.StringIO())
     consumer = Consumer(config, sqs, store, metrics)
     consumer.start()
     try:
-        yield consumer, metrics
+        yield consumer, store, metrics
     finally:
         consumer.stop(config.shutdown_grace_seconds)
         store.close()
@@ -115,7 +124,7 @@ def consumer_in_process(lab: Lab, **overrides):
 @contextlib.contextmanager
 def worker_in_process(lab: Lab, **overrides):
     """A Consumer in this process (threads); yields its metrics."""
-    with consumer_in_process(lab, **overrides) as (_, metrics):
+    with consumer_in_process(lab, **overrides) as (_, _, metrics):
         yield metrics
 
 

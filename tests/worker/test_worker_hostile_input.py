@@ -37,7 +37,7 @@ def test_hostile_bodies_among_good_orders_are_dead_lettered_and_the_loops_keep_c
     for body in HOSTILE_BODIES.values():
         lab.send(body)
     lab.send_orders(range(10))
-    with consumer_in_process(lab, RECEIVE_LOOPS=2) as (consumer, metrics):
+    with consumer_in_process(lab, RECEIVE_LOOPS=2) as (consumer, _, metrics):
         wait_until(
             lambda: lab.dead_letters() == len(HOSTILE_BODIES),
             timeout=20,
