@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -144,3 +145,39 @@ def start_worker_process(lab: Lab, **overrides) -> subprocess.Popen:
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def postgres_processes(data_dir: Path) -> list[int]:
+    """The embedded PostgreSQL's postmaster and every process it started (its backends too)."""
+    postmaster = int((Path(data_dir) / "postmaster.pid").read_text().split()[0])
+    children = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # ended meanwhile
+        if int(stat.rsplit(")", 1)[1].split()[1]) == postmaster:  # field 4: parent pid
+            children.append(int(entry.name))
+    return [postmaster, *children]
+
+
+@contextlib.contextmanager
+def frozen_postgres(postgres):
+    """SIGSTOP the whole embedded server for the block: connections stay open and connecting
+    still reaches the listen queue, but nothing answers (a hung server, not a refusing one).
+    SIGCONT always follows, or the session's other tests would hang."""
+    postmaster, *_ = postgres_processes(postgres.data_dir)
+    os.kill(postmaster, signal.SIGSTOP)  # first: a stopped postmaster starts no new backends
+    stopped = [postmaster]
+    try:
+        for pid in postgres_processes(postgres.data_dir)[1:]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+                stopped.append(pid)
+        yield
+    finally:
+        for pid in reversed(stopped):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)

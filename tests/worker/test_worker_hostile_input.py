@@ -52,3 +52,51 @@ def test_hostile_bodies_among_good_orders_are_dead_lettered_and_the_loops_keep_c
     assert sorted(m["Body"] for m in dead) == sorted(HOSTILE_BODIES.values())
     assert metrics.totals()["Processed"] == 11
     json.dumps(metrics.totals())
+
+
+def test_an_unexpected_error_outside_any_message_is_logged_and_the_loop_goes_on(lab, caplog):
+    """A fault no branch expects (here: in the receive call itself) pauses a loop, no more."""
+    faults = iter(range(1))
+
+    def fail_the_first_receive(**_):
+        if next(faults, None) is not None:
+            raise RuntimeError("injected: a bug outside any message's handling")
+
+    lab.send_orders(range(5))
+    with consumer_in_process(
+        lab, sqs_events={"before-call.sqs.ReceiveMessage": fail_the_first_receive}, RECEIVE_LOOPS=1
+    ) as (consumer, _, _):
+        wait_until(lambda: len(lab.rows()) == 5, what="the orders, after the faults")
+        assert consumer.healthy() and not consumer.failed()
+    unexpected = [r for r in caplog.records if "unexpected error in a receive loop" in r.message]
+    assert len(unexpected) == 1 and "injected" in unexpected[0].exc_text
+
+
+class LoopKiller(BaseException):
+    """Stands for what no except clause in the loop expects (not an Exception at all)."""
+
+
+def test_a_worker_whose_receive_loop_dies_exits_non_zero_so_systemd_restarts_it(
+    lab, monkeypatch, caplog
+):
+    import signal
+
+    import boto3
+    from write_buffer_worker.__main__ import main
+
+    for name, value in {**lab.environment, "RECEIVE_LOOPS": "1"}.items():
+        monkeypatch.setenv(name, value)
+    session = boto3.session.Session()
+
+    def kill_the_loop(**_):
+        raise LoopKiller
+
+    session.events.register("before-call.sqs.ReceiveMessage", kill_the_loop)
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", session)  # main's boto3.client("sqs")
+    handlers = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        assert main() == 1
+    finally:
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+    assert "a worker thread died" in caplog.text
