@@ -1,5 +1,6 @@
 """One hostile record fails alone: every order consumer and the FIFO ledger, fed bodies that an
-attacker or a buggy producer could send straight to their queues."""
+attacker or a buggy producer could send straight to their queues, and events that reuse an
+idempotency key with other content (a conflict for a person, never a silent duplicate)."""
 
 from __future__ import annotations
 
@@ -87,3 +88,46 @@ def test_hostile_payment_events_fail_alone_in_their_own_groups(lambda_environmen
     records += [sqs_record(body, group=f"hostile-{n}") for n, body in enumerate(LEDGER_HOSTILE)]
     response = ledger.handler(sqs_event(*records), LambdaContext(function_name="ledger"))
     assert failed_ids(response) == [r["messageId"] for r in records[1:]]
+
+
+@pytest.mark.parametrize("consumer", ["inventory", "payment", "shipping"])
+def test_a_reused_idempotency_key_with_other_content_fails_alone_as_a_conflict(
+    consumer, lambda_environment, stock
+):
+    module = load_handler(f"{consumer}_consumer")
+    stock("BOOK-1", 1_000_000)
+    placed = order_event(new_order_id())
+    retried = {**placed, "eventId": str(uuid.uuid4()), "occurredAt": "2026-11-24T12:00:05+00:00"}
+    changed = {
+        **placed,
+        "items": [{"sku": "BOOK-1", "quantity": 7, "unitPriceCents": 1500}],
+        "totalCents": 7 * 1500,
+    }
+    records = [sqs_record(json.dumps(body)) for body in (placed, retried, changed)]
+    response = module.handler(sqs_event(*records), LambdaContext(function_name=consumer))
+    assert failed_ids(response) == [records[2]["messageId"]]  # the retry is a duplicate
+    [(_, error, _)] = module.processor.exceptions  # what the failed record raised
+    assert type(error).__name__ == "ConflictingEvent"
+
+
+def test_the_audit_trail_refuses_a_recorded_event_key_with_other_content(lambda_environment):
+    audit = load_handler("audit_consumer")
+    event = order_event(new_order_id())
+    changed = {**event, "customerId": "someone-else"}
+    records = [sqs_record(_envelope(json.dumps(body))) for body in (event, event, changed)]
+    response = audit.handler(sqs_event(*records), LambdaContext(function_name="audit"))
+    assert failed_ids(response) == [records[2]["messageId"]]
+
+
+def test_the_ledger_refuses_an_applied_sequence_number_reused_by_another_event_type(
+    lambda_environment,
+):
+    ledger = load_handler("payment_ledger")
+    order = new_order_id()
+    authorized = {"eventType": "PaymentAuthorized", "orderId": order, "sequence": 1}
+    clash = {"eventType": "PaymentCaptured", "orderId": order, "sequence": 1}
+    records = [sqs_record(json.dumps(e), group=f"g-{n}") for n, e in enumerate([authorized])]
+    assert ledger.handler(sqs_event(*records), LambdaContext())["batchItemFailures"] == []
+    again = [sqs_record(json.dumps(e), group=f"g-{n}") for n, e in enumerate([authorized, clash])]
+    response = ledger.handler(sqs_event(*again), LambdaContext())
+    assert failed_ids(response) == [again[1]["messageId"]]
