@@ -56,6 +56,7 @@ json_scalars = st.one_of(
     st.booleans(),
     st.integers(),
     st.integers(min_value=10**18, max_value=10**300) | st.integers(max_value=-(10**18)),
+    st.integers(min_value=10**308, max_value=10 ** (PYTHON_INT_DIGITS - 1)),  # past float's range
     st.floats(allow_nan=True, allow_infinity=True),
     hostile_strings,
 )

@@ -95,7 +95,10 @@ def parse_usage(body: str) -> dict:
     quantity = event["quantity"]
     if isinstance(quantity, bool) or not isinstance(quantity, int | float):
         raise InvalidUsage("quantity must be a number")
-    if not (math.isfinite(quantity) and 0 <= quantity <= MAX_QUANTITY):
+    # Compared, never converted: float() of an integer past 1e308 raises OverflowError.
+    if not (0 <= quantity <= MAX_QUANTITY) or (
+        isinstance(quantity, float) and math.isnan(quantity)
+    ):
         raise InvalidUsage(f"quantity must be from 0 to {MAX_QUANTITY:g}")
     return {field: event[field] for field in FIELDS}
 
