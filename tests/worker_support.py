@@ -164,6 +164,26 @@ def postgres_processes(data_dir: Path) -> list[int]:
 
 
 @contextlib.contextmanager
+def frozen_connections(postgres, database: str):
+    """SIGSTOP the server processes of every open connection to `database`: those connections
+    stop answering (as one behind a failed-over address or a black-holed route would), while
+    the server accepts and serves new connections."""
+    stopped = []
+    try:
+        for pid in postgres_processes(postgres.data_dir)[1:]:
+            with contextlib.suppress(OSError):
+                title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+                if f" {database} " in title:  # "postgres: <user> <database> [local] idle"
+                    os.kill(pid, signal.SIGSTOP)
+                    stopped.append(pid)
+        yield stopped
+    finally:
+        for pid in stopped:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+
+
+@contextlib.contextmanager
 def frozen_postgres(postgres):
     """SIGSTOP the whole embedded server for the block: connections stay open and connecting
     still reaches the listen queue, but nothing answers (a hung server, not a refusing one).

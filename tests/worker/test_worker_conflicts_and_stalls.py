@@ -8,7 +8,13 @@ import time
 
 import psycopg
 import pytest
-from worker_support import consumer_in_process, frozen_postgres, order, wait_until
+from worker_support import (
+    consumer_in_process,
+    frozen_connections,
+    frozen_postgres,
+    order,
+    wait_until,
+)
 from write_buffer_worker.orders import parse_order
 from write_buffer_worker.store import OrderStore, Received
 
@@ -95,6 +101,26 @@ def test_a_database_frozen_longer_than_the_visibility_timeout_duplicates_and_dea
     assert lab.dead_letters() == 0
     assert metrics.totals()["Conflicts"] == 0
     print(f"drained {recovered:.1f} s after the database answered again")
+
+
+@pytest.mark.queue(visibility=2, max_receives=3)
+def test_connections_that_stop_answering_are_cut_and_the_orders_written_on_new_ones(lab, postgres):
+    """The database is fine, but the worker's open connections get no reply (as after a
+    failover, or behind a black-holed route): the deadline cuts them and new ones are made,
+    without waiting for the old ones to come back."""
+    lab.send_orders(range(10))
+    with consumer_in_process(
+        lab, DB_STATEMENT_TIMEOUT_SECONDS=0.5, DB_CONNECT_TIMEOUT_SECONDS=2
+    ) as (_, store, _):
+        wait_until(lambda: len(lab.rows()) == 10, what="the first orders")
+        database = lab.database_uri.split("?")[0].rsplit("/", 1)[1]
+        with frozen_connections(postgres, database) as frozen:
+            assert frozen  # the pool's connections
+            lab.send_orders(range(10, 20))
+            wait_until(lambda: lab.depth() == 0, timeout=20, what="the orders, while frozen")
+            assert store.connections_cut >= 1
+    assert [r[0] for r in lab.rows()] == [f"order-{n:06d}" for n in range(20)]
+    assert lab.dead_letters() == 0
 
 
 @pytest.mark.queue(visibility=1, max_receives=5)

@@ -190,7 +190,8 @@ class OrderStore:
         return pool
 
     def _check(self, conn: psycopg.Connection) -> None:
-        with self._deadlines.guard(conn, self._connect_timeout):
+        """The pool's check of a connection it hands out: one empty round trip."""
+        with self._deadlines.guard(conn, min(self._connect_timeout, self.transaction_deadline)):
             ConnectionPool.check_connection(conn)
 
     @property
