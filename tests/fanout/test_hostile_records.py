@@ -131,3 +131,12 @@ def test_the_ledger_refuses_an_applied_sequence_number_reused_by_another_event_t
     again = [sqs_record(json.dumps(e), group=f"g-{n}") for n, e in enumerate([authorized, clash])]
     response = ledger.handler(sqs_event(*again), LambdaContext())
     assert failed_ids(response) == [again[1]["messageId"]]
+
+
+def test_a_failed_record_without_the_usual_attributes_still_fails_alone(lambda_environment):
+    inventory = load_handler("inventory_consumer")
+    odd = sqs_record("not json")
+    odd["attributes"] = {}  # logging its receive count must not fail the batch
+    good = sqs_record(json.dumps(order_event(new_order_id())))
+    response = inventory.handler(sqs_event(odd, good), LambdaContext(function_name="inventory"))
+    assert failed_ids(response) == [odd["messageId"]]

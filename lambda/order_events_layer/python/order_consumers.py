@@ -54,11 +54,15 @@ class LoggingBatchProcessor(BatchProcessor):
 
     def failure_handler(self, record, exception):
         error = exception[1]
-        attributes = getattr(record, "attributes", None)
+        try:  # nothing here may fail the batch: a record without these fields is still logged
+            message_id = record.message_id
+            receive_count = record.attributes.approximate_receive_count
+        except Exception:
+            message_id = receive_count = None
         logger.error(
             "record failed; SQS retries it, then dead-letters it",
-            message_id=getattr(record, "message_id", None),
-            receive_count=getattr(attributes, "approximate_receive_count", None),
+            message_id=message_id,
+            receive_count=receive_count,
             error_type=type(error).__name__,
             reason=str(error)[:300],
         )
