@@ -15,7 +15,9 @@ the decisions they must agree on in one place:
   stores a hash of the event's business content (payload validation) beside the key, and a
   later event with the same key but other content fails alone with ConflictingEvent (logged),
   so SQS retries it and then dead-letters it for a person; it is never silently skipped. A
-  publisher's retry with a new eventId or timestamp and the same content stays a duplicate;
+  publisher's retry with a new eventId or timestamp and the same content stays a duplicate.
+  Records written before validation was on carry no hash, and Powertools counts any event that
+  finds one as a conflict: those (redeliveries within a week of the upgrade) go to the DLQ too;
 - every record that fails is logged with its message id, receive count and reason, whatever it
   raised: one hostile record fails alone, never its batch;
 - a conditional write whose condition fails means "already done", not an error.
