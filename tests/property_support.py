@@ -21,7 +21,7 @@ import os
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-EXAMPLES_SHORT = 100  # per test; each parser has two or three tests
+EXAMPLES_SHORT = 75  # per test; each parser has three (validate two), so 150-225 per parser
 settings.register_profile(
     "short",
     max_examples=EXAMPLES_SHORT,

@@ -68,7 +68,7 @@ def store(postgres):
 
 
 @pytest.mark.engines
-@settings(max_examples=max(40, settings.default.max_examples // 10))  # each one a real write
+@settings(max_examples=max(25, settings.default.max_examples // 10))  # each one a real write
 @given(customer=hostile_strings, number=st.integers(0, 10**9))
 def test_what_the_parser_accepts_postgresql_stores(store, customer, number):
     body = json.dumps(

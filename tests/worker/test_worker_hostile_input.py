@@ -54,8 +54,13 @@ def test_hostile_bodies_among_good_orders_are_dead_lettered_and_the_loops_keep_c
     json.dumps(metrics.totals())
 
 
-def test_an_unexpected_error_outside_any_message_is_logged_and_the_loop_goes_on(lab, caplog):
+def test_an_unexpected_error_outside_any_message_is_logged_and_the_loop_goes_on(
+    lab, caplog, monkeypatch
+):
     """A fault no branch expects (here: in the receive call itself) pauses a loop, no more."""
+    from write_buffer_worker import consumer
+
+    monkeypatch.setattr(consumer, "UNEXPECTED_ERROR_PAUSE", 0.1)  # 1 s in production
     faults = iter(range(1))
 
     def fail_the_first_receive(**_):

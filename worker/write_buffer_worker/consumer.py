@@ -50,6 +50,9 @@ from write_buffer_worker.store import (
 log = logging.getLogger(__name__)
 
 HANDED_BACK = "_handed_back"  # set on a message the heartbeat released: no later release of it
+# After an unexpected error a loop waits this long (plus as much jitter) before going on, so that
+# a fault that persists costs a log line a second or two, not a busy loop.
+UNEXPECTED_ERROR_PAUSE = 1.0
 
 
 class RateLimiter:
@@ -240,7 +243,7 @@ class Consumer:
                 # handling is contained below), so the loop lives on, after a pause so that a
                 # persistent fault does not spin.
                 log.exception("unexpected error in a receive loop; going on after a pause")
-                self._stopping.wait(1 + random.random())  # noqa: S311
+                self._stopping.wait(UNEXPECTED_ERROR_PAUSE * (1 + random.random()))  # noqa: S311
 
     def _receive_and_process(self) -> None:
         try:
