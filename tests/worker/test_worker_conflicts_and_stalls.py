@@ -88,10 +88,13 @@ def test_a_database_frozen_longer_than_the_visibility_timeout_duplicates_and_dea
     ) as (consumer, store, metrics):
         wait_until(lambda: len(lab.rows()) == 10, what="the first orders")
         with frozen_postgres(postgres):
+            frozen_at = time.monotonic()
             lab.send_orders(range(10, 30))  # received while nothing answers
-            time.sleep(3)  # longer than the 2 s visibility timeout
-            assert store.connections_cut >= 1  # the deadline ended the blocked calls
-            assert metrics.totals()["Released"] > 0  # and the batches went back, not held
+            wait_until(
+                lambda: metrics.totals()["Released"] > 0, timeout=15, what="the batches back"
+            )  # released, not held: the deadline ended the blocked calls
+            assert store.connections_cut >= 1
+            time.sleep(max(0.0, frozen_at + 2.5 - time.monotonic()))  # past the 2 s visibility
         thawed = time.monotonic()
         wait_until(lambda: lab.depth() == 0, timeout=40, what="the backlog to drain")
         recovered = time.monotonic() - thawed
