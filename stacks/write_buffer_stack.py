@@ -18,6 +18,7 @@ from pathlib import Path
 import aws_cdk as cdk
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 from queue_patterns import (
@@ -72,6 +73,8 @@ SCALE_OUT_STEPS = (
 WORKER_WARMUP = Duration.minutes(5)
 DEAD_LETTER_RETENTION = Duration.days(14)
 MINUTE = Duration.minutes(1)
+# Where the workers put their embedded-metric-format counts (worker/README.md).
+WORKER_METRICS_NAMESPACE = "QueuePatterns/WriteBuffer"
 
 
 class WriteBufferStack(cdk.Stack):
@@ -192,6 +195,28 @@ class WriteBufferStack(cdk.Stack):
             max_message_age=MAX_ORDER_AGE,
             dead_letter_retention=DEAD_LETTER_RETENTION,
         )
+        # An orderId reused with other content: the worker writes nothing for it and sends it
+        # to the DLQ (whose alarm says that something is there); this one says why.
+        conflicts = cloudwatch.Alarm(
+            self,
+            "OrderConflictsAlarm",
+            alarm_description=(
+                "An orderId arrived again with different content: the stored order was kept and "
+                "the other one is in the dead-letter queue; decide which is right"
+            ),
+            metric=cloudwatch.Metric(
+                namespace=WORKER_METRICS_NAMESPACE,
+                metric_name="Conflicts",
+                statistic="Sum",
+                period=MINUTE,
+            ),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        conflicts.add_alarm_action(cloudwatch_actions.SnsAction(alarms_topic.topic))
+        conflicts.add_ok_action(cloudwatch_actions.SnsAction(alarms_topic.topic))
         dashboard = QueueDashboard(
             self,
             "Dashboard",

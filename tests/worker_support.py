@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -86,8 +87,11 @@ class Lab:
 
 
 @contextlib.contextmanager
-def worker_in_process(lab: Lab, **overrides):
-    """A Consumer in this process (threads), as `python -m write_buffer_worker` would run it."""
+def consumer_in_process(lab: Lab, sqs_events: dict | None = None, **overrides):
+    """A started Consumer in this process (threads), as `python -m write_buffer_worker` would
+    run it; yields (consumer, store, metrics). `sqs_events` registers botocore event handlers
+    on its SQS client ({"before-call.sqs.ReceiveMessage": handler}), to inject a fault into a
+    real call."""
     import boto3
 
     env = {**lab.environment, **{k: str(v) for k, v in overrides.items()}}
@@ -99,16 +103,30 @@ def worker_in_process(lab: Lab, **overrides):
         aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
     )
-    store = OrderStore(lambda: config.database_url, config.db_pool_size)
+    for event, handler in (sqs_events or {}).items():
+        sqs.meta.events.register(event, handler)
+    store = OrderStore(
+        lambda: config.database_url,
+        config.db_pool_size,
+        connect_timeout=config.db_connect_timeout_seconds,
+        statement_timeout=config.db_statement_timeout_seconds,
+    )
     store.ensure_schema()
     metrics = Metrics(config.metrics_namespace, stream=io.StringIO())
     consumer = Consumer(config, sqs, store, metrics)
     consumer.start()
     try:
-        yield metrics
+        yield consumer, store, metrics
     finally:
         consumer.stop(config.shutdown_grace_seconds)
         store.close()
+
+
+@contextlib.contextmanager
+def worker_in_process(lab: Lab, **overrides):
+    """A Consumer in this process (threads); yields its metrics."""
+    with consumer_in_process(lab, **overrides) as (_, _, metrics):
+        yield metrics
 
 
 def start_worker_process(lab: Lab, **overrides) -> subprocess.Popen:
@@ -127,3 +145,59 @@ def start_worker_process(lab: Lab, **overrides) -> subprocess.Popen:
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def postgres_processes(data_dir: Path) -> list[int]:
+    """The embedded PostgreSQL's postmaster and every process it started (its backends too)."""
+    postmaster = int((Path(data_dir) / "postmaster.pid").read_text().split()[0])
+    children = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # ended meanwhile
+        if int(stat.rsplit(")", 1)[1].split()[1]) == postmaster:  # field 4: parent pid
+            children.append(int(entry.name))
+    return [postmaster, *children]
+
+
+@contextlib.contextmanager
+def frozen_connections(postgres, database: str):
+    """SIGSTOP the server processes of every open connection to `database`: those connections
+    stop answering (as one behind a failed-over address or a black-holed route would), while
+    the server accepts and serves new connections."""
+    stopped = []
+    try:
+        for pid in postgres_processes(postgres.data_dir)[1:]:
+            with contextlib.suppress(OSError):
+                title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+                if f" {database} " in title:  # "postgres: <user> <database> [local] idle"
+                    os.kill(pid, signal.SIGSTOP)
+                    stopped.append(pid)
+        yield stopped
+    finally:
+        for pid in stopped:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+
+
+@contextlib.contextmanager
+def frozen_postgres(postgres):
+    """SIGSTOP the whole embedded server for the block: connections stay open and connecting
+    still reaches the listen queue, but nothing answers (a hung server, not a refusing one).
+    SIGCONT always follows, or the session's other tests would hang."""
+    postmaster, *_ = postgres_processes(postgres.data_dir)
+    os.kill(postmaster, signal.SIGSTOP)  # first: a stopped postmaster starts no new backends
+    stopped = [postmaster]
+    try:
+        for pid in postgres_processes(postgres.data_dir)[1:]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+                stopped.append(pid)
+        yield
+    finally:
+        for pid in reversed(stopped):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)

@@ -11,7 +11,9 @@ work from there. Each upload is:
                SHA-256 in its metadata.
 
 Bad input is not retried into success: the record fails (one log line with the reason), SQS
-redelivers it, and after maxReceiveCount it waits in the DLQ for a person. Idempotent without a
+redelivers it, and after maxReceiveCount it waits in the DLQ for a person. Whatever a file or a
+notification holds, validating it gives None or InvalidUpload, never another exception (deep
+JSON, huge numbers, an oversize CSV field included): one hostile upload fails alone. Idempotent without a
 table: the object is read with If-Match on the event's ETag (a stale event for a replaced file
 reads nothing and is skipped, since the newer upload has its own event) and the output key is a
 pure function of the input key, so a redelivery rewrites the same bytes.
@@ -61,6 +63,46 @@ class InvalidUpload(ValueError):
     """The file breaks a rule; processing it again will not change that."""
 
 
+@dataclass(frozen=True)
+class Upload:
+    """One object named by an S3 event notification."""
+
+    bucket: str
+    key: str
+    etag: str | None
+
+
+def parse_notification(body: str) -> list[Upload]:
+    """The uploads an S3 event notification names ([] for S3's test event), or InvalidUpload."""
+    try:
+        notification = json.loads(body)
+    except (ValueError, TypeError, RecursionError):  # deep nesting, huge integers
+        notification = None
+    if not isinstance(notification, dict):
+        raise InvalidUpload(f"not an S3 event notification: {body[:120]!r}")
+    if notification.get("Event") == "s3:TestEvent":  # S3 sends one when notifications are set up
+        return []
+    entries = notification.get("Records")
+    if not isinstance(entries, list) or not entries:
+        raise InvalidUpload(f"not an S3 event notification: {body[:120]!r}")
+    uploads = []
+    for entry in entries:
+        try:
+            bucket = entry["s3"]["bucket"]["name"]
+            obj = entry["s3"]["object"]
+            key, etag = obj["key"], obj.get("eTag")
+        except (KeyError, TypeError, AttributeError):
+            raise InvalidUpload(
+                "an S3 event record without s3.bucket.name and s3.object.key"
+            ) from None
+        if not all(isinstance(v, str) and 0 < len(v) <= 2048 for v in (bucket, key)):
+            raise InvalidUpload("an S3 event record whose bucket or key is not a short string")
+        if etag is not None and not isinstance(etag, str):
+            raise InvalidUpload("an S3 event record whose eTag is not a string")
+        uploads.append(Upload(bucket, unquote_plus(key), etag))  # S3 URL-encodes keys in events
+    return uploads
+
+
 def validate(key: str, data: bytes) -> None:
     """Raise InvalidUpload naming the first rule `data` breaks."""
     if not key.endswith((".csv", ".json")):
@@ -82,8 +124,13 @@ def validate(key: str, data: bytes) -> None:
             raise InvalidUpload(
                 f"{key}: not valid JSON ({error.msg}, line {error.lineno})"
             ) from None
+        except (ValueError, RecursionError) as error:  # huge integers, deep nesting
+            raise InvalidUpload(f"{key}: not JSON this processor reads ({error})"[:300]) from None
         return
-    rows = list(csv.reader(io.StringIO(text)))
+    try:
+        rows = list(csv.reader(io.StringIO(text)))
+    except csv.Error as error:  # e.g. a field over csv's size limit
+        raise InvalidUpload(f"{key}: not a CSV this processor reads ({error})") from None
     if len(rows) < 2 or not all(cell.strip() for cell in rows[0]):
         raise InvalidUpload(f"{key}: a CSV needs a header row of named columns and data")
     widths = {len(row) for row in rows if row}
@@ -120,21 +167,32 @@ def process_object(bucket: str, key: str, etag: str | None) -> str:
 
 
 def record_handler(record) -> list[str]:
-    notification = json.loads(record.body)
-    if notification.get("Event") == "s3:TestEvent":  # S3 sends one when notifications are set up
+    try:
+        uploads = parse_notification(record.body)
+    except InvalidUpload as reason:
+        logger.error(
+            "task refused",
+            message_id=record.message_id,
+            receive_count=record.attributes.approximate_receive_count,
+            reason=str(reason),
+        )
+        raise
+    if not uploads:
         return ["test event"]
-    if "Records" not in notification:
-        raise InvalidUpload(f"not an S3 event notification: {record.body[:120]!r}")
     outcomes = []
-    for entry in notification["Records"]:
-        bucket = entry["s3"]["bucket"]["name"]
-        key = unquote_plus(entry["s3"]["object"]["key"])  # S3 URL-encodes keys in events
+    for upload in uploads:
         try:
-            outcome = process_object(bucket, key, entry["s3"]["object"].get("eTag"))
+            outcome = process_object(upload.bucket, upload.key, upload.etag)
         except InvalidUpload as reason:
-            logger.error("upload refused", key=key, reason=str(reason))
+            logger.error(
+                "upload refused",
+                key=upload.key,
+                reason=str(reason),
+                message_id=record.message_id,
+                receive_count=record.attributes.approximate_receive_count,
+            )
             raise
-        logger.info("upload processed", key=key, outcome=outcome)
+        logger.info("upload processed", key=upload.key, outcome=outcome)
         outcomes.append(outcome)
     return outcomes
 

@@ -6,9 +6,11 @@ function every few minutes, and it
 
   drains   - receives up to MAX_MESSAGES (10 per call) while its time budget lasts;
   checks   - each event against the usage contract; a bad one is left undeleted, so SQS
-             redelivers it on a later run and, after maxReceiveCount, moves it to the DLQ;
-  writes   - ONE gzip'd JSON-lines object to S3 for the whole run (the events, each with its
-             SQS message id) plus a per-customer, per-meter summary line;
+             redelivers it on a later run and, after maxReceiveCount, moves it to the DLQ.
+             "Bad" is whatever checking it raises: no body can fail the run, and what passes
+             is safe to sum and to write (bounded strings, finite quantities);
+  writes   - ONE gzip'd JSON-lines object to S3 for the whole run (each event's contract
+             fields and its SQS message id) plus a per-customer, per-meter summary line;
   deletes  - the written messages, 10 per DeleteMessageBatch, only after the object is stored.
 
 At-least-once, like SQS: a crash between the write and the deletes puts the same events in a
@@ -30,6 +32,8 @@ import boto3
 from aws_lambda_powertools import Logger
 
 METERS = ("api-calls", "storage-gb-hours", "messages")
+FIELDS = ("eventId", "customerId", "meter", "quantity", "producer")
+MAX_QUANTITY = 1e15  # one event's; a run's sum of at most MAX_MESSAGES of them stays finite
 SAFETY_MARGIN_MS = 5_000  # stop receiving while there is still time to write and delete
 
 
@@ -58,22 +62,43 @@ class InvalidUsage(ValueError):
     """Not a usage event; it will not become one on a later run."""
 
 
+def _text(value) -> bool:
+    """A string of 1-256 characters that encodes as UTF-8 (no lone surrogate) without NUL."""
+    if not isinstance(value, str) or not 1 <= len(value) <= 256 or "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def parse_usage(body: str) -> dict:
+    """The usage event in `body` (its contract fields only), or InvalidUsage."""
     try:
         event = json.loads(body)
     except json.JSONDecodeError as error:
         raise InvalidUsage(f"not JSON: {error.msg}") from None
+    except (ValueError, TypeError, RecursionError) as error:  # huge integers, deep nesting
+        raise InvalidUsage(f"not JSON this batcher reads: {type(error).__name__}") from None
     if not isinstance(event, dict):
         raise InvalidUsage("not a JSON object")
-    for field in ("eventId", "customerId", "meter", "quantity", "producer"):
+    for field in FIELDS:
         if field not in event:
             raise InvalidUsage(f"missing {field}")
-    if event["meter"] not in METERS:
-        raise InvalidUsage(f"meter {event['meter']!r} is not one of {', '.join(METERS)}")
+    for field in ("eventId", "customerId", "producer"):
+        if not _text(event[field]):
+            raise InvalidUsage(f"{field} must be a string of 1-256 characters, without NUL")
+    if not isinstance(event["meter"], str) or event["meter"] not in METERS:
+        raise InvalidUsage(f"meter is not one of {', '.join(METERS)}")
     quantity = event["quantity"]
-    if isinstance(quantity, bool) or not isinstance(quantity, int | float) or quantity < 0:
-        raise InvalidUsage("quantity must be a number of 0 or more")
-    return event
+    if isinstance(quantity, bool) or not isinstance(quantity, int | float):
+        raise InvalidUsage("quantity must be a number")
+    # Compared, never converted (float() of an integer past 1e308 raises OverflowError); NaN
+    # and infinities fail the comparison too.
+    if not 0 <= quantity <= MAX_QUANTITY:
+        raise InvalidUsage(f"quantity must be from 0 to {MAX_QUANTITY:g}")
+    return {field: event[field] for field in FIELDS}
 
 
 def drain(context) -> tuple[list[tuple[dict, dict]], int]:
@@ -94,13 +119,14 @@ def drain(context) -> tuple[list[tuple[dict, dict]], int]:
         for message in messages:
             try:
                 valid.append((parse_usage(message["Body"]), message))
-            except InvalidUsage as reason:
+            except Exception as error:  # InvalidUsage, or whatever else a body can cause
                 refused += 1
                 logger.error(
                     "usage event refused; left for the redrive policy",
                     message_id=message["MessageId"],
-                    reason=str(reason),
-                    receive_count=message["Attributes"].get("ApproximateReceiveCount"),
+                    reason=str(error)[:300],
+                    error_type=type(error).__name__,
+                    receive_count=message.get("Attributes", {}).get("ApproximateReceiveCount"),
                 )
     return valid, refused
 

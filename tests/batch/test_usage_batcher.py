@@ -143,3 +143,38 @@ def test_a_run_stops_at_its_message_cap(metering):
     assert batcher.handler({}, RunContext())["written"] == 10
     batcher.SETTINGS = batcher.settings()
     assert batcher.handler({}, RunContext())["written"] == 20
+
+
+HOSTILE_USAGE = [
+    "[" * 50_000 + "]" * 50_000,  # RecursionError in the JSON parser
+    '{"eventId": "e", "producer": "p", "customerId": "c", "meter": "api-calls", "quantity": '
+    + "9" * 5_000
+    + "}",  # ValueError: over Python's 4300-digit int limit
+    json.dumps(  # a list as customerId: unhashable, it broke the per-customer summary
+        {"eventId": "e", "producer": "p", "customerId": ["c"], "meter": "api-calls", "quantity": 1}
+    ),
+    '{"eventId": "e", "producer": "p", "customerId": "c", "meter": "api-calls", "quantity": NaN}',
+    '{"eventId": "e", "producer": "p", "customerId": "c", "meter": "api-calls", "quantity": 1e308}',
+]
+
+
+def test_hostile_events_are_refused_alone_and_the_run_writes_the_good_ones(metering):
+    """Each is left undeleted for the redrive policy (as any refused event: see the test above);
+    a good event's line keeps the contract's fields only, whatever else its producer added."""
+    s3, sqs, bucket, queue, _, batcher = metering
+    good = [usage("service-0", f"customer-{n}") for n in range(4)]
+    padded = {**json.loads(usage("service-0", "customer-4")), "note": [[["deep"]]] * 1000}
+    hostile = [*HOSTILE_USAGE, usage("service-0", "customer-1", quantity=1e308)]
+    send(sqs, queue, [*good, json.dumps(padded), *hostile])
+    result = batcher.handler({}, RunContext())
+    # (a refused event may be counted twice: its 1 s visibility can run out during the run)
+    assert result["written"] == 5 and result["refused"] >= len(hostile)
+    lines = batch_lines(s3, bucket, result["key"])
+    assert sorted(line["customerId"] for line in lines[:-1]) == [f"customer-{n}" for n in range(5)]
+    fields = {"eventId", "producer", "customerId", "meter", "quantity", "sqsMessageId"}
+    assert all(set(line) == fields for line in lines[:-1])
+    left = sqs.get_queue_attributes(
+        QueueUrl=queue,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    assert sum(map(int, left.values())) == len(hostile)  # not deleted: left for the redrive

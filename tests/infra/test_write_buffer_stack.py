@@ -418,3 +418,17 @@ def test_the_postgres_log_goes_to_a_log_group_the_stack_owns(template, profile):
     ]
     assert log_group["DeletionPolicy"] == ("Delete" if profile == "sandbox" else "Retain")
     assert resources_of(template, "Custom::LogRetention") == {}
+
+
+def test_a_conflicting_order_alarms_on_the_workers_own_metric(template):
+    from write_buffer_worker.config import WorkerConfig
+
+    alarms = [a["Properties"] for a in resources_of(template, "AWS::CloudWatch::Alarm").values()]
+    [conflicts] = [a for a in alarms if a.get("MetricName") == "Conflicts"]
+    # The namespace the worker writes its EMF lines to when the stack sets none.
+    assert conflicts["Namespace"] == WorkerConfig.metrics_namespace
+    assert "METRICS_NAMESPACE" not in json.dumps(single(template, "AWS::EC2::LaunchTemplate"))
+    assert conflicts["Statistic"] == "Sum" and conflicts["Period"] == 60
+    assert conflicts["Threshold"] == 1 and conflicts["TreatMissingData"] == "notBreaching"
+    topic = {"Ref": next(iter(resources_of(template, "AWS::SNS::Topic")))}
+    assert conflicts["AlarmActions"] == [topic] and conflicts["OKActions"] == [topic]

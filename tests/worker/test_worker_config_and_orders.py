@@ -30,6 +30,12 @@ BASE = {"QUEUE_URL": "https://sqs.example/1/orders", "DATABASE_URL": "postgresql
         ),
         ({**BASE, "RECEIVE_WAIT_SECONDS": "30"}, r"RECEIVE_WAIT_SECONDS: 30 is outside 0..20"),
         ({**BASE, "VISIBILITY_TIMEOUT_SECONDS": "0"}, r"VISIBILITY_TIMEOUT_SECONDS: 0 is outside"),
+        ({**BASE, "DB_CONNECT_TIMEOUT_SECONDS": "1"}, r"DB_CONNECT_TIMEOUT_SECONDS: 1 is outside"),
+        (
+            {**BASE, "DB_STATEMENT_TIMEOUT_SECONDS": "soon"},
+            r"DB_STATEMENT_TIMEOUT_SECONDS: 'soon' is not a number",
+        ),
+        ({**BASE, "MAX_BATCH_SECONDS": "0"}, r"MAX_BATCH_SECONDS: 0.0 is outside 1.0..43200.0"),
     ],
 )
 def test_bad_configuration_fails_naming_the_variable(env, message):
@@ -42,6 +48,10 @@ def test_defaults_match_the_stacks_contract():
     assert config.receive_loops == 4 and config.db_pool_size == 4
     assert config.max_writes_per_second == 0 and config.visibility_timeout_seconds == 60
     assert config.receive_wait_seconds == 20
+    # A stalled database: 5 s to connect, 10 s a statement (20 s the client's deadline), and a
+    # batch is extended at most 2 minutes before it is released for another worker.
+    assert config.db_connect_timeout_seconds == 5 and config.db_statement_timeout_seconds == 10
+    assert config.max_batch_seconds == 120
 
 
 GOOD = {

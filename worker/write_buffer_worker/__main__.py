@@ -1,7 +1,9 @@
 """`python -m write_buffer_worker`: configure, start the loops, serve until SIGTERM, drain.
 
 Exit codes: 0 after a clean drain, 2 on a configuration error (systemd's restart will not fix a
-typo, and the journal says which variable).
+typo, and the journal says which variable), 1 when a receive loop or the heartbeat died (a bug:
+no message can do it). A process without its loops would otherwise live on consuming nothing;
+exiting lets systemd restart it, and repeated failures mark the instance Unhealthy.
 """
 
 from __future__ import annotations
@@ -96,7 +98,12 @@ def main() -> int:
     signal.signal(signal.SIGINT, on_signal)
 
     metrics = Metrics(config.metrics_namespace)
-    store = OrderStore(conninfo_source(config), config.db_pool_size)
+    store = OrderStore(
+        conninfo_source(config),
+        config.db_pool_size,
+        connect_timeout=config.db_connect_timeout_seconds,
+        statement_timeout=config.db_statement_timeout_seconds,
+    )
     if not prepare_schema(store, stopping):
         store.close()
         return 0
@@ -113,9 +120,12 @@ def main() -> int:
             }
         },
     )
-    tick = min(config.metrics_interval_seconds, watchdog_interval() or 3600.0)
+    tick = min(1.0, config.metrics_interval_seconds, watchdog_interval() or 1.0)
     next_flush = time.monotonic() + config.metrics_interval_seconds
     while not stopping.wait(tick):
+        if consumer.failed():
+            log.critical("a worker thread died; stopping with exit code 1 for a restart")
+            break
         if consumer.healthy():
             notify("WATCHDOG=1")
         if time.monotonic() >= next_flush:
@@ -129,7 +139,7 @@ def main() -> int:
     log.info(
         "worker stopped", extra={"fields": {"released_unfinished": released, **metrics.totals()}}
     )
-    return 0
+    return 1 if consumer.failed() else 0
 
 
 if __name__ == "__main__":

@@ -28,6 +28,9 @@ class WorkerConfig:
     shutdown_grace_seconds: float = 20.0
     metrics_namespace: str = "QueuePatterns/WriteBuffer"
     metrics_interval_seconds: float = 10.0
+    db_connect_timeout_seconds: int = 5
+    db_statement_timeout_seconds: float = 10.0  # the client's deadline is twice this
+    max_batch_seconds: float = 120.0  # the heartbeat stops extending a batch after this
 
 
 def _bounded(env: Mapping[str, str], name: str, default, low, high, kind=int):
@@ -74,4 +77,9 @@ def load_config(env: Mapping[str, str] | None = None) -> WorkerConfig:
         metrics_interval_seconds=_bounded(
             env, "METRICS_INTERVAL_SECONDS", 10.0, 0.1, 3600.0, float
         ),
+        db_connect_timeout_seconds=_bounded(env, "DB_CONNECT_TIMEOUT_SECONDS", 5, 2, 60),
+        db_statement_timeout_seconds=_bounded(
+            env, "DB_STATEMENT_TIMEOUT_SECONDS", 10.0, 0.1, 300.0, float
+        ),
+        max_batch_seconds=_bounded(env, "MAX_BATCH_SECONDS", 120.0, 1.0, 43_200.0, float),
     )

@@ -7,6 +7,16 @@ Guarantees, each tested against moto's SQS server and a real PostgreSQL:
   second worker just because the database was slow.
 - A body that is not an order is logged and released at once; SQS's redrive policy moves it to
   the dead-letter queue after maxReceiveCount receives. It never holds up the rest of its batch.
+  "Not an order" is whatever parsing it raises, not only the parser's own InvalidOrder: no body
+  can stop a receive loop.
+- An orderId already written with different content is a conflict: logged, counted
+  (`Conflicts`) and released like a malformed body, so it reaches the DLQ for a person. Never
+  deleted, never counted as a duplicate.
+- The heartbeat stops extending a batch held longer than MAX_BATCH_SECONDS and releases it for
+  another worker: a stuck loop cannot hide messages forever.
+- An unexpected error outside a message's handling is logged and the loop goes on after a pause;
+  a loop or heartbeat that dies anyway makes `failed()` true, and the process exits non-zero so
+  that systemd restarts it.
 - While the database is unreachable no new messages are received (so good orders do not burn
   their receive counts into the DLQ); the batch in hand is released; a probe with exponential
   backoff and full jitter decides when to resume.
@@ -23,15 +33,26 @@ import threading
 import time
 from collections.abc import Sequence
 
-import psycopg
 from botocore.exceptions import BotoCoreError, ClientError
 
 from write_buffer_worker.config import WorkerConfig
 from write_buffer_worker.metrics import Metrics
 from write_buffer_worker.orders import InvalidOrder, parse_order
-from write_buffer_worker.store import DatabaseUnavailable, OrderStore, Received, sent_at
+from write_buffer_worker.store import (
+    CONFLICT,
+    DUPLICATE,
+    DatabaseUnavailable,
+    OrderStore,
+    Received,
+    sent_at,
+)
 
 log = logging.getLogger(__name__)
+
+HANDED_BACK = "_handed_back"  # set on a message the heartbeat released: no later release of it
+# After an unexpected error a loop waits this long (plus as much jitter) before going on, so that
+# a fault that persists costs a log line a second or two, not a busy loop.
+UNEXPECTED_ERROR_PAUSE = 1.0
 
 
 class RateLimiter:
@@ -100,35 +121,41 @@ class InFlight:
     """Messages being worked, by batch: the heartbeat extends them, a stop releases them."""
 
     def __init__(self):
-        # token -> [time of receipt or last extension, messages]
+        # token -> [time of receipt, time of receipt or last extension, messages]
         self._batches: dict[int, list] = {}
         self._ids = itertools.count()
         self._lock = threading.Lock()
 
     def add(self, messages: list[dict]) -> int:
         token = next(self._ids)
+        now = time.monotonic()
         with self._lock:
-            self._batches[token] = [time.monotonic(), messages]
+            self._batches[token] = [now, now, messages]
         return token
 
     def remove(self, token: int) -> None:
         with self._lock:
             self._batches.pop(token, None)
 
-    def due_for_extension(self, seconds: float) -> list[dict]:
-        """Messages of batches not received or extended for `seconds`; marked extended now."""
+    def due(self, extend_after: float, give_up_after: float) -> tuple[list[dict], list[dict]]:
+        """(messages of batches not received or extended for `extend_after` seconds, marked
+        extended now; messages of batches held over `give_up_after` seconds, no longer tracked)."""
         now = time.monotonic()
-        due: list[dict] = []
+        extend: list[dict] = []
+        overdue: list[dict] = []
         with self._lock:
-            for batch in self._batches.values():
-                if batch[0] <= now - seconds:
-                    batch[0] = now
-                    due.extend(batch[1])
-        return due
+            for token, batch in list(self._batches.items()):
+                if batch[0] <= now - give_up_after:
+                    overdue.extend(batch[2])
+                    del self._batches[token]
+                elif batch[1] <= now - extend_after:
+                    batch[1] = now
+                    extend.extend(batch[2])
+        return extend, overdue
 
     def everything(self) -> list[dict]:
         with self._lock:
-            return [m for _, ms in self._batches.values() for m in ms]
+            return [m for _, _, ms in self._batches.values() for m in ms]
 
 
 class Consumer:
@@ -143,6 +170,7 @@ class Consumer:
         self._gate = DatabaseGate()
         self._inflight = InFlight()
         self._stopping = threading.Event()
+        self._failed = threading.Event()
         self._progress: dict[int, float] = {}
         self._threads: list[threading.Thread] = []
 
@@ -151,13 +179,27 @@ class Consumer:
     def start(self) -> None:
         for index in range(self.config.receive_loops):
             self._progress[index] = time.monotonic()
-            thread = threading.Thread(
-                target=self._loop, args=(index,), name=f"receive-{index}", daemon=True
+            self._start_thread(f"receive-{index}", self._loop, index)
+        self._start_thread("heartbeat", self._heartbeat)
+
+    def _start_thread(self, name: str, target, *args) -> None:
+        thread = threading.Thread(
+            target=self._supervised, args=(target, *args), name=name, daemon=True
+        )
+        thread.start()
+        self._threads.append(thread)
+
+    def _supervised(self, target, *args) -> None:
+        """Run a loop; if anything still escapes it, say so and mark the consumer failed."""
+        try:
+            target(*args)
+        except BaseException:
+            self._failed.set()
+            log.critical(
+                "a worker thread died; the process should exit so that systemd restarts it",
+                exc_info=True,
+                extra={"fields": {"thread": threading.current_thread().name}},
             )
-            thread.start()
-            self._threads.append(thread)
-        heartbeat = threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True)
-        heartbeat.start()
 
     def stop(self, grace: float) -> int:
         """Stop receiving, give in-flight batches `grace` seconds, release the rest. Returns
@@ -171,12 +213,19 @@ class Consumer:
             self._release(unfinished, 0, reason="shutdown grace ran out")
         return len(unfinished)
 
+    def failed(self) -> bool:
+        """A receive loop or the heartbeat died: a bug, not a message (no message can do it)."""
+        return self._failed.is_set()
+
     def healthy(self) -> bool:
-        """Every loop made progress recently (an idle long poll counts as progress)."""
+        """No thread died and every loop made progress recently (an idle long poll counts as
+        progress; a loop stuck in a call that does not return does not)."""
         limit = self.config.receive_wait_seconds + self.config.visibility_timeout_seconds + 30
         now = time.monotonic()
-        return all(t.is_alive() for t in self._threads) and all(
-            now - seen < limit for seen in self._progress.values()
+        return (
+            not self.failed()
+            and all(t.is_alive() for t in self._threads)
+            and all(now - seen < limit for seen in self._progress.values())
         )
 
     # -- the loop ----------------------------------------------------------------------------
@@ -184,27 +233,37 @@ class Consumer:
     def _loop(self, index: int) -> None:
         while not self._stopping.is_set():
             self._progress[index] = time.monotonic()
-            if self._gate.is_open:
-                self._gate.wait_and_probe(self._stopping, self._store.ping)
-                continue
             try:
-                messages = self._sqs.receive_message(
-                    QueueUrl=self.config.queue_url,
-                    MaxNumberOfMessages=10,
-                    WaitTimeSeconds=self.config.receive_wait_seconds,
-                    MessageSystemAttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
-                    MessageAttributeNames=["apiRequestId"],
-                ).get("Messages", [])
-            except (BotoCoreError, ClientError) as error:
-                log.warning("receive failed", extra={"fields": {"error": str(error)[:200]}})
-                self._stopping.wait(1 + random.random())  # noqa: S311
-                continue
-            if not messages:
-                continue
-            if self._stopping.is_set():
-                self._release(messages, 0, reason="received while stopping")
-                break
-            self._process(messages)
+                if self._gate.is_open:
+                    self._gate.wait_and_probe(self._stopping, self._store.ping)
+                    continue
+                self._receive_and_process()
+            except Exception:
+                # A bug or a failure no branch expected. Not a message's doing (each message's
+                # handling is contained below), so the loop lives on, after a pause so that a
+                # persistent fault does not spin.
+                log.exception("unexpected error in a receive loop; going on after a pause")
+                self._stopping.wait(UNEXPECTED_ERROR_PAUSE * (1 + random.random()))  # noqa: S311
+
+    def _receive_and_process(self) -> None:
+        try:
+            messages = self._sqs.receive_message(
+                QueueUrl=self.config.queue_url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=self.config.receive_wait_seconds,
+                MessageSystemAttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
+                MessageAttributeNames=["apiRequestId"],
+            ).get("Messages", [])
+        except (BotoCoreError, ClientError) as error:
+            log.warning("receive failed", extra={"fields": {"error": str(error)[:200]}})
+            self._stopping.wait(1 + random.random())  # noqa: S311
+            return
+        if not messages:
+            return
+        if self._stopping.is_set():
+            self._release(messages, 0, reason="received while stopping")
+            return
+        self._process(messages)
 
     def _process(self, messages: list[dict]) -> None:
         started = time.monotonic()
@@ -215,15 +274,17 @@ class Consumer:
             for message in messages:
                 try:
                     order = parse_order(message["Body"])
-                except InvalidOrder as reason:
+                    attributes = message.get("Attributes", {})
+                    received = Received(order, message["MessageId"], sent_at(attributes))
+                except Exception as error:  # InvalidOrder, or whatever else a body can cause
+                    reason = error if isinstance(error, InvalidOrder) else _unexpected(error)
                     malformed.append(message)
                     log.error(
                         "malformed order message; released for the redrive policy",
                         extra={"fields": _describe(message, reason)},
                     )
                     continue
-                attributes = message.get("Attributes", {})
-                good.append((Received(order, message["MessageId"], sent_at(attributes)), message))
+                good.append((received, message))
             if malformed:
                 self._metrics.add("Malformed", len(malformed))
                 self._release(malformed, 0, reason="malformed")
@@ -237,8 +298,9 @@ class Consumer:
     def _write_and_delete(self, good: list[tuple[Received, dict]]) -> None:
         self._limiter.acquire(len(good), self._stopping)
         try:
-            inserted = self._store.write([received for received, _ in good])
-            written = good
+            outcomes = list(
+                zip(good, self._store.write([received for received, _ in good]), strict=True)
+            )
         except DatabaseUnavailable as error:
             self._gate.fail()
             log.warning(
@@ -249,74 +311,95 @@ class Consumer:
                 [m for _, m in good], int(self._gate.backoff()) + 1, reason="database unavailable"
             )
             return
-        except psycopg.Error as error:
-            # The database refused the batch (not an outage): find the row it refuses, so one
-            # bad order cannot take nine good ones to the dead-letter queue with it.
+        except Exception as error:
+            # The database (or the driver, before sending) refused the batch: not an outage.
+            # Find the order it refuses, so one bad order cannot take nine good ones to the
+            # dead-letter queue with it.
             log.warning(
                 "batch refused; retrying orders one by one",
-                extra={"fields": {"error": str(error)[:200]}},
+                extra={"fields": {"error": _unexpected(error)}},
             )
-            inserted, written = self._write_one_by_one(good)
-        self._delete([m for _, m in written])
+            outcomes = self._write_one_by_one(good)
+        written = [m for (_, m), outcome in outcomes if outcome != CONFLICT]
+        self._delete(written)
         self._metrics.add("Processed", len(written))
-        self._metrics.add("Duplicates", len(written) - inserted)
+        self._metrics.add("Duplicates", sum(outcome == DUPLICATE for _, outcome in outcomes))
+        conflicts = [(r, m) for (r, m), outcome in outcomes if outcome == CONFLICT]
+        if conflicts:
+            self._conflicts(conflicts)
 
     def _write_one_by_one(self, good):
-        inserted, written = 0, []
-        for received, message in good:
+        """[((received, message), outcome)] of the orders written or found in conflict; an order
+        the database refuses is released toward the DLQ, and an outage releases the rest."""
+        outcomes = []
+        for position, (received, message) in enumerate(good):
             try:
-                inserted += self._store.write([received])
-                written.append((received, message))
+                [outcome] = self._store.write([received])
             except DatabaseUnavailable:
                 self._gate.fail()
-                self._release([message], 1, reason="database unavailable")
-            except psycopg.Error as error:
+                rest = [m for _, m in good[position:]]
+                self._release(rest, int(self._gate.backoff()) + 1, reason="database unavailable")
+                break
+            except Exception as error:
                 log.error(
                     "order refused by the database; released for the redrive policy",
-                    extra={"fields": _describe(message, error)},
+                    extra={"fields": _describe(message, _unexpected(error))},
                 )
                 self._release([message], 0, reason="refused")
-        return inserted, written
+                continue
+            outcomes.append(((received, message), outcome))
+        return outcomes
+
+    def _conflicts(self, conflicts: list[tuple[Received, dict]]) -> None:
+        """Same orderId, different content: a reused idempotency key. Released at once, so the
+        redrive policy moves it to the DLQ after maxReceiveCount receives for a person to
+        decide; the stored order is left as it is."""
+        for received, message in conflicts:
+            log.error(
+                "orderId already written with different content; released for the redrive policy",
+                extra={
+                    "fields": {
+                        **_describe(message, "conflict"),
+                        "order_id": received.order.order_id,
+                        "content_sha256": received.order.content_sha256,
+                    }
+                },
+            )
+        self._metrics.add("Conflicts", len(conflicts))
+        self._release([m for _, m in conflicts], 0, reason="conflict")
 
     # -- SQS calls ---------------------------------------------------------------------------
 
     def _delete(self, messages: Sequence[dict]) -> None:
         if not messages:
             return
-        entries = [
-            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
-        ]
-        try:
-            failed = self._sqs.delete_message_batch(
-                QueueUrl=self.config.queue_url, Entries=entries
-            ).get("Failed", [])
-        except (BotoCoreError, ClientError) as error:
-            failed = [{"Id": e["Id"], "Message": str(error)[:200]} for e in entries]
-        if failed:
-            # Harmless: the message comes back after its visibility timeout and the insert is
-            # a no-op. Counted, because many of these mean the visibility timeout is too short.
-            self._metrics.add("DeleteFailures", len(failed))
-            log.warning(
-                "delete failed; the committed orders will be redelivered and skipped",
-                extra={"fields": {"failed": len(failed), "first": failed[0]}},
-            )
-
-    def _release(self, messages: Sequence[dict], delay: int, reason: str) -> None:
-        """Make messages visible again after `delay` seconds (0: now)."""
         for chunk in (messages[i : i + 10] for i in range(0, len(messages), 10)):
             entries = [
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": delay}
-                for i, m in enumerate(chunk)
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)
             ]
             try:
-                self._sqs.change_message_visibility_batch(
+                failed = self._sqs.delete_message_batch(
                     QueueUrl=self.config.queue_url, Entries=entries
-                )
+                ).get("Failed", [])
             except (BotoCoreError, ClientError) as error:
+                failed = [{"Id": e["Id"], "Message": str(error)[:200]} for e in entries]
+            if failed:
+                # Harmless: the message comes back after its visibility timeout and the insert
+                # is a no-op. Counted, because many of these mean the visibility timeout is too
+                # short.
+                self._metrics.add("DeleteFailures", len(failed))
                 log.warning(
-                    "release failed; messages return after their visibility timeout",
-                    extra={"fields": {"error": str(error)[:200]}},
+                    "delete failed; the committed orders will be redelivered and skipped",
+                    extra={"fields": {"failed": len(failed), "first": failed[0]}},
                 )
+
+    def _release(self, messages: Sequence[dict], delay: int, reason: str) -> None:
+        """Make messages visible again after `delay` seconds (0: now), except those the
+        heartbeat already handed back (another worker may hold them now)."""
+        messages = [m for m in messages if not m.get(HANDED_BACK)]
+        if not messages:
+            return
+        self._change_visibility(messages, delay, "release failed")
         self._metrics.add("Released", len(messages))
         log.info(
             "messages released",
@@ -325,26 +408,48 @@ class Consumer:
             },
         )
 
+    def _change_visibility(self, messages: Sequence[dict], seconds: int, failure: str) -> None:
+        for chunk in (messages[i : i + 10] for i in range(0, len(messages), 10)):
+            entries = [
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": seconds}
+                for i, m in enumerate(chunk)
+            ]
+            try:
+                self._sqs.change_message_visibility_batch(
+                    QueueUrl=self.config.queue_url, Entries=entries
+                )
+            except (BotoCoreError, ClientError) as error:
+                log.warning(failure, extra={"fields": {"error": str(error)[:200]}})
+
     def _heartbeat(self) -> None:
-        """Extend the visibility of batches that have been in flight for a third of it."""
+        """Extend the visibility of batches in flight for a third of it; release batches held
+        longer than MAX_BATCH_SECONDS (their loop is stuck: let another worker have them)."""
         third = self.config.visibility_timeout_seconds / 3
         while not self._stopping.wait(min(third / 3, 5.0)):
-            slow = self._inflight.due_for_extension(third)
-            for chunk in (slow[i : i + 10] for i in range(0, len(slow), 10)):
-                entries = [
-                    {
-                        "Id": str(i),
-                        "ReceiptHandle": m["ReceiptHandle"],
-                        "VisibilityTimeout": self.config.visibility_timeout_seconds,
-                    }
-                    for i, m in enumerate(chunk)
-                ]
-                try:
-                    self._sqs.change_message_visibility_batch(
-                        QueueUrl=self.config.queue_url, Entries=entries
+            try:
+                extend, overdue = self._inflight.due(third, self.config.max_batch_seconds)
+                if overdue:
+                    log.warning(
+                        "batch held past MAX_BATCH_SECONDS; released for another worker",
+                        extra={
+                            "fields": {
+                                "messages": len(overdue),
+                                "max_batch_seconds": self.config.max_batch_seconds,
+                            }
+                        },
                     )
-                except (BotoCoreError, ClientError) as error:
-                    log.warning("heartbeat failed", extra={"fields": {"error": str(error)[:200]}})
+                    self._release(overdue, 0, reason="held past MAX_BATCH_SECONDS")
+                    for message in overdue:
+                        message[HANDED_BACK] = True
+                self._change_visibility(
+                    extend, self.config.visibility_timeout_seconds, "heartbeat failed"
+                )
+            except Exception:
+                log.exception("unexpected error in the heartbeat; going on")
+
+
+def _unexpected(error: BaseException) -> str:
+    return f"{type(error).__name__}: {str(error)[:200]}"
 
 
 def _describe(message: dict, reason: object) -> dict:
@@ -353,6 +458,6 @@ def _describe(message: dict, reason: object) -> dict:
     return {
         "message_id": message["MessageId"],
         "receive_count": int(attributes.get("ApproximateReceiveCount", 0)),
-        "api_request_id": request,
+        "api_request_id": request[:100] if isinstance(request, str) else None,
         "reason": str(reason)[:300],
     }

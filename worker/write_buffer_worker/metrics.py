@@ -12,7 +12,15 @@ import sys
 import threading
 import time
 
-COUNTERS = ("Processed", "Duplicates", "Malformed", "Released", "DeleteFailures", "Batches")
+COUNTERS = (
+    "Processed",
+    "Duplicates",
+    "Conflicts",
+    "Malformed",
+    "Released",
+    "DeleteFailures",
+    "Batches",
+)
 MAX_SAMPLES = 100  # EMF accepts at most 100 values per metric in one line
 
 

@@ -11,27 +11,68 @@ the decisions they must agree on in one place:
   and payment's records for the same order side by side, and a renamed or replaced function
   (a new AWS_LAMBDA_FUNCTION_NAME, which Powertools would otherwise put in the key) still finds
   the records it wrote before;
+- an idempotency key reused with different content is a conflict, not a duplicate: Powertools
+  stores a hash of the event's business content (payload validation) beside the key, and a
+  later event with the same key but other content fails alone with ConflictingEvent (logged),
+  so SQS retries it and then dead-letters it for a person; it is never silently skipped. A
+  publisher's retry with a new eventId or timestamp and the same content stays a duplicate.
+  Records written before validation was on carry no hash, and Powertools counts any event that
+  finds one as a conflict: those (redeliveries within a week of the upgrade) go to the DLQ too;
+- every record that fails is logged with its message id, receive count and reason, whatever it
+  raised: one hostile record fails alone, never its batch;
 - a conditional write whose condition fails means "already done", not an error.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyValidationError
 from botocore.exceptions import ClientError
 
 IDEMPOTENCY_KEY = "[orderId, eventType]"
+# What must be equal for a second event with the same key to be a duplicate: the business
+# content. Not eventId or occurredAt, which a publisher's retry may renew.
+IDEMPOTENCY_CONTENT = "[customerId, items, totalCents, shippable]"
 IDEMPOTENCY_SECONDS = 7 * 24 * 3600  # SQS keeps a message at most 14 days; redrive starts anew
+
+logger = Logger(child=True)
+
+
+class ConflictingEvent(RuntimeError):
+    """An event whose idempotency key was already used by an event with different content."""
+
+
+class LoggingBatchProcessor(BatchProcessor):
+    """BatchProcessor that logs each failed record with its message id and receive count."""
+
+    def failure_handler(self, record, exception):
+        error = exception[1]
+        try:  # nothing here may fail the batch: a record without these fields is still logged
+            message_id = record.message_id
+            receive_count = record.attributes.approximate_receive_count
+        except Exception:
+            message_id = receive_count = None
+        logger.error(
+            "record failed; SQS retries it, then dead-letters it",
+            message_id=message_id,
+            receive_count=receive_count,
+            error_type=type(error).__name__,
+            reason=str(error)[:300],
+        )
+        return super().failure_handler(record, exception)
 
 
 def batch_processor() -> BatchProcessor:
-    return BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    return LoggingBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 class IdempotentPerOrderEvent:
@@ -41,17 +82,38 @@ class IdempotentPerOrderEvent:
     def __init__(self, table_name: str, *, consumer: str):
         self.key_prefix = consumer
         self.config = IdempotencyConfig(
-            event_key_jmespath=IDEMPOTENCY_KEY, expires_after_seconds=IDEMPOTENCY_SECONDS
+            event_key_jmespath=IDEMPOTENCY_KEY,
+            payload_validation_jmespath=IDEMPOTENCY_CONTENT,
+            expires_after_seconds=IDEMPOTENCY_SECONDS,
         )
         self.persistence = DynamoDBPersistenceLayer(table_name=table_name)
 
     def __call__(self, function: Callable) -> Callable:
-        return idempotent_function(
+        once = idempotent_function(
             data_keyword_argument="event",
             config=self.config,
             persistence_store=self.persistence,
             key_prefix=self.key_prefix,
         )(function)
+
+        @functools.wraps(function)
+        def run(*, event: dict):
+            try:
+                return once(event=event)
+            except IdempotencyValidationError:
+                logger.error(
+                    "idempotency key reused with different content; failed for the DLQ",
+                    consumer=self.key_prefix,
+                    order_id=event.get("orderId"),
+                    event_type=event.get("eventType"),
+                    event_id=event.get("eventId"),
+                )
+                raise ConflictingEvent(
+                    f"{event.get('eventType')} for {event.get('orderId')} was already handled "
+                    "with different content"
+                ) from None
+
+        return run
 
 
 def conditional(write: Callable[[], object]) -> bool:
