@@ -59,9 +59,11 @@ def conninfo_source(config: WorkerConfig):
     return from_secret
 
 
-def prepare_schema(store: OrderStore, stopping: threading.Event) -> bool:
+def prepare_schema(
+    store: OrderStore, stopping: threading.Event, backoff_max_seconds: float = 30.0
+) -> bool:
     """Create the table, waiting out a database that is not up yet (a fleet may boot first)."""
-    gate = DatabaseGate()
+    gate = DatabaseGate(cap=backoff_max_seconds)
     while not stopping.is_set():
         try:
             store.ensure_schema()
@@ -104,7 +106,7 @@ def main() -> int:
         connect_timeout=config.db_connect_timeout_seconds,
         statement_timeout=config.db_statement_timeout_seconds,
     )
-    if not prepare_schema(store, stopping):
+    if not prepare_schema(store, stopping, config.db_backoff_max_seconds):
         store.close()
         return 0
     consumer = Consumer(config, boto3.client("sqs"), store, metrics)

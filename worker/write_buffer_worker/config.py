@@ -31,6 +31,9 @@ class WorkerConfig:
     db_connect_timeout_seconds: int = 5
     db_statement_timeout_seconds: float = 10.0  # the client's deadline is twice this
     max_batch_seconds: float = 120.0  # the heartbeat stops extending a batch after this
+    db_backoff_max_seconds: float = (
+        30.0  # the longest wait between probes of a database that is down
+    )
 
 
 def _bounded(env: Mapping[str, str], name: str, default, low, high, kind=int):
@@ -82,4 +85,5 @@ def load_config(env: Mapping[str, str] | None = None) -> WorkerConfig:
             env, "DB_STATEMENT_TIMEOUT_SECONDS", 10.0, 0.1, 300.0, float
         ),
         max_batch_seconds=_bounded(env, "MAX_BATCH_SECONDS", 120.0, 1.0, 43_200.0, float),
+        db_backoff_max_seconds=_bounded(env, "DB_BACKOFF_MAX_SECONDS", 30.0, 1.0, 300.0, float),
     )

@@ -167,7 +167,7 @@ class Consumer:
         self._store = store
         self._metrics = metrics
         self._limiter = RateLimiter(config.max_writes_per_second)
-        self._gate = DatabaseGate()
+        self._gate = DatabaseGate(cap=config.db_backoff_max_seconds)
         self._inflight = InFlight()
         self._stopping = threading.Event()
         self._failed = threading.Event()
