@@ -747,6 +747,10 @@ def wired_resources(model: AccessModel) -> dict[str, set[str]]:
     for mapping in t.of_type("AWS::Lambda::EventSourceMapping"):
         _, role = _function_role(model, mapping.properties["FunctionName"])
         wired.setdefault(role, set()).update(t.referenced_ids(mapping.properties["EventSourceArn"]))
+    for invoke_config in t.of_type("AWS::Lambda::EventInvokeConfig"):
+        _, role = _function_role(model, invoke_config.properties["FunctionName"])
+        destinations = invoke_config.properties.get("DestinationConfig", {})
+        wired.setdefault(role, set()).update(t.referenced_ids(destinations))
     for template in t.of_type("AWS::EC2::LaunchTemplate"):
         data = template.properties.get("LaunchTemplateData", {})
         profile = t.resource_named(data.get("IamInstanceProfile", {}).get("Arn"))

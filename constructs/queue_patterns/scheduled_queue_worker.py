@@ -11,6 +11,11 @@ if three timings agree, and this construct refuses any that do not, at synth:
 - messages wait up to one interval by design, so the backlog-age alarm threshold must be longer
   than interval + timeout, or it would fire on every quiet minute.
 
+A run that never starts is no silent gap either: an invocation EventBridge could not deliver
+(the target's dead-letter queue) and an asynchronous event Lambda gave up on (its on-failure
+destination, with no retries: the next interval is the retry) both land in `missed_runs`, which
+alarms on one message.
+
 Powertools comes from the layer passed as `powertools_layer` (this project's stacks build it from
 the release the handler tests run); with None the construct adds none.
 
@@ -30,6 +35,7 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
@@ -46,7 +52,8 @@ LAMBDA_QUOTAS = "https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-lim
 class ScheduledQueueWorker(Construct):
     """Schedule -> Lambda that receives, processes and deletes a queue's messages in batches.
 
-    Attributes: `function`, `role`, `rule`, `log_group`, `alarms`.
+    Attributes: `function`, `role`, `rule`, `missed_runs` (the schedule's dead-letter queue),
+    `log_group`, `alarms`.
 
     Props:
         queue: the queue to drain; its URL reaches the function as QUEUE_URL.
@@ -140,12 +147,45 @@ class ScheduledQueueWorker(Construct):
                 "permissions; every other statement names its resource",
             )
         )
+        self.missed_runs = sqs.Queue(
+            self,
+            "MissedRuns",
+            retention_period=Duration.days(14),
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            removal_policy=removal_policy,
+        )
+        Validations.of(self.missed_runs).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-SQS3",
+                reason="This queue is a dead-letter queue: the schedule target's DeadLetterConfig "
+                "and the function's on-failure destination (cdk-nag recognizes only SQS redrive "
+                "policies). It alarms on one message.",
+            )
+        )
+        # A missed run is superseded by the next one: no retries, and an event older than one
+        # interval is given up (EventBridge keeps an event up to 24 h, Lambda up to 6 h:
+        # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-retry-policy.html,
+        # https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-configure.html).
+        give_up_after = Duration.seconds(min(every.to_seconds(), 6 * 3600))
+        self.function.configure_async_invoke(
+            retry_attempts=0,
+            max_event_age=give_up_after,
+            on_failure=destinations.SqsDestination(self.missed_runs),
+        )
         self.rule = events.Rule(
             self,
             "Schedule",
             schedule=events.Schedule.rate(every),
             description=f"Drain the queue every {every.to_human_string()}",
-            targets=[targets.LambdaFunction(self.function, retry_attempts=0)],
+            targets=[
+                targets.LambdaFunction(
+                    self.function,
+                    retry_attempts=0,
+                    max_event_age=give_up_after,
+                    dead_letter_queue=self.missed_runs,
+                )
+            ],
         )
 
         minute = Duration.minutes(1)
@@ -171,6 +211,19 @@ class ScheduledQueueWorker(Construct):
                 ),
                 threshold=max_message_age.to_seconds(),
                 evaluation_periods=2,
+                comparison_operator=greater,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+            cloudwatch.Alarm(
+                self,
+                "MissedRun",
+                alarm_description="A scheduled run never started (EventBridge could not invoke "
+                "the function, or Lambda gave up on the event): look at the missed-runs queue",
+                metric=self.missed_runs.metric_approximate_number_of_messages_visible(
+                    period=minute, statistic="Maximum"
+                ),
+                threshold=1,
+                evaluation_periods=1,
                 comparison_operator=greater,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             ),

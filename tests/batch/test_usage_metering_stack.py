@@ -23,11 +23,33 @@ def template(synthesized_app, request):
 def test_the_batcher_runs_every_five_minutes_one_run_at_a_time(template):
     rule = single(template, "AWS::Events::Rule")
     assert rule["ScheduleExpression"] == "rate(5 minutes)"
-    assert rule["Targets"][0]["RetryPolicy"] == {"MaximumRetryAttempts": 0}
+    assert rule["Targets"][0]["RetryPolicy"] == {
+        "MaximumRetryAttempts": 0,
+        "MaximumEventAgeInSeconds": 300,
+    }
     function = single(
         template, "AWS::Lambda::Function", lambda p: "ReservedConcurrentExecutions" in p
     )
     assert function["ReservedConcurrentExecutions"] == 1 and function["Timeout"] == 120
+
+
+def test_a_run_that_never_starts_lands_in_an_alarmed_queue(template):
+    """cfn-lint-serverless's two findings on this stack: the schedule's target had no DLQ and
+    the asynchronous invocation no EventInvokeConfig. A missed run is now kept and alarmed."""
+    rule = single(template, "AWS::Events::Rule")
+    missed = rule["Targets"][0]["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+    invoke = single(template, "AWS::Lambda::EventInvokeConfig")
+    assert invoke["MaximumRetryAttempts"] == 0 and invoke["MaximumEventAgeInSeconds"] == 300
+    destination = invoke["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+    assert destination == missed
+    alarm = single(
+        template,
+        "AWS::CloudWatch::Alarm",
+        lambda p: (
+            p.get("Dimensions", [{}])[0].get("Value", {}).get("Fn::GetAtt", [""])[0] == missed
+        ),
+    )
+    assert alarm["Threshold"] == 1 and alarm["AlarmActions"]
 
 
 def test_messages_stay_hidden_for_a_whole_run(template):
