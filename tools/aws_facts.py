@@ -782,6 +782,12 @@ FACTS: tuple[Fact, ...] = (
         unit="connections",
         note="DBInstanceClassMemory is the class's memory less what the OS and RDS keep, so "
         "the class's nominal memory gives an upper bound.",
+        enforced_by=(
+            Enforcement(
+                "PostgresDatabase.allow_from",
+                when="max_connections of every admitted peer, summed, within the limit",
+            ),
+        ),
     ),
     Fact(
         "rds.instance_class_memory",
