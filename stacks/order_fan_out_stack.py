@@ -41,6 +41,13 @@ LAMBDA_DIR = Path(__file__).resolve().parent.parent / "lambda"
 CONSUMER_TIMEOUT = Duration.seconds(10)
 # 6 x the consumer timeout: AWS's advice for Lambda on SQS (LambdaQueueConsumer enforces it).
 CONSUMER_VISIBILITY = Duration.seconds(6 * 10)
+# Concurrent batches per consumer, sized with tools/capacity.py (docs/capacity.md). At 5, the
+# inventory and payment consumers (about 50 ms a record: five DynamoDB calls) took 98 orders/s,
+# under the lowest rate the README plans for. At 30 they take about 590/s, still under the 667
+# orders/s a new on-demand idempotency table absorbs at once (4,000 write units/s, 6 units an
+# order across three consumers), so the consumers, not throttled idempotency writes, are the
+# first limit. Past it: pre-warm that table, then raise this. 4 x 30 of the account's 1,000.
+CONSUMER_MAX_CONCURRENCY = 30
 DEAD_LETTER_RETENTION = Duration.days(14)
 EVENT_TYPES = ["OrderPlaced", "OrderCancelled"]
 # The item actions each handler calls on its own table (TransactWriteItems is authorized as its
@@ -174,7 +181,7 @@ class OrderFanOutStack(cdk.Stack):
                 timeout=CONSUMER_TIMEOUT,
                 batch_size=10,
                 max_batching_window=Duration.seconds(1),
-                max_concurrency=5,
+                max_concurrency=CONSUMER_MAX_CONCURRENCY,
                 service_name=f"{unit.lower()}-consumer",
                 alarm_topic=alarms.topic,
                 dead_letter_alarm=False,  # QueueAlarms watches the DLQ and its expiry

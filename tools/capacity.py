@@ -245,12 +245,10 @@ class StackPlan:
         binding = ranked[0] if ranked else None
         tied = [x for x in ranked if x.ceiling == binding.ceiling] if binding else []
         then = next((x for x in ranked if x.ceiling > binding.ceiling), None) if binding else None
-        ramps = []
-        for chain in self.chains:
-            carried = min(rate, chain.ceiling())
-            for link in chain.links:
-                if link.ramp is not None:
-                    ramps.append(link.ramp(carried))
+        # The pattern keeps up with at most its lowest ceiling: every link scales to that rate
+        # (a store written by several consumers is planned at one rate for all of them).
+        carried = min([rate] + [chain.ceiling() for chain in self.chains])
+        ramps = [x.ramp(carried) for x in self.links if x.ramp is not None]
         ramp = None if any(r is None for r in ramps) else max(ramps, default=0.0)
         drains = []
         for chain in self.chains:

@@ -79,7 +79,7 @@ def test_event_sources_report_batch_item_failures_with_capped_concurrency(fan_ou
     assert len(mappings) == 4
     for mapping in mappings:
         assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-        assert mapping["ScalingConfig"] == {"MaximumConcurrency": 5}
+        assert mapping["ScalingConfig"] == {"MaximumConcurrency": 30}
         assert mapping["BatchSize"] == 10 and mapping["MaximumBatchingWindowInSeconds"] == 1
 
 

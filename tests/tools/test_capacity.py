@@ -16,6 +16,7 @@ import pytest
 from infra_support import PROFILE_NAMES
 
 from stacks import profiles
+from stacks.order_fan_out_stack import CONSUMER_MAX_CONCURRENCY
 from stacks.write_buffer_stack import WriteBufferStack
 from tools.capacity import (
     DOCS,
@@ -89,12 +90,13 @@ def test_a_fleet_is_limited_by_the_database_connections(assemblies):
 
 
 def test_a_lambda_consumer_is_limited_by_its_maximum_concurrency(assemblies):
-    # 5 concurrent batches, each record 10 ms: 5 / 0.010 = 500 records a second per consumer.
+    # 30 concurrent batches, each record 10 ms: 30 / 0.010 = 3,000 records a second each.
     plan = plan_stack(assemblies["sandbox"].stacks["OrderFanOut"], assumptions=MEASURED_10_MS)
     consumers = [x for x in plan.links if x.kind == "Lambda"]
     assert len(consumers) == 4
-    assert {x.ceiling for x in consumers} == {500}
-    verdict = plan.at(1_000)
+    assert CONSUMER_MAX_CONCURRENCY == 30
+    assert {x.ceiling for x in consumers} == {30 / 0.010}
+    verdict = plan.at(4_000)
     assert verdict.binds and verdict.binding.kind == "Lambda"
     assert "(maximum concurrency)" in verdict.binding.basis
     assert "max_concurrency" in verdict.binding.fix
@@ -148,7 +150,7 @@ def test_a_standard_queue_consumer_ramps_300_batches_a_minute_from_five(assembli
         if resource["Type"] == "AWS::Lambda::EventSourceMapping" and resource["Properties"][
             "FunctionName"
         ] == {"Ref": audit_id}:
-            resource["Properties"]["ScalingConfig"]["MaximumConcurrency"] = 605
+            resource["Properties"]["ScalingConfig"]["MaximumConcurrency"] = 605  # from 30
     template = StackTemplate(fan_out.stack_id, raw, stack_name=fan_out.stack_name)
     audit = by_label(plan_stack(template, assumptions=MEASURED_10_MS), "AuditConsumer / Function")
     assert audit.ceiling == 605 * 100
