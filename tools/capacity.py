@@ -451,15 +451,24 @@ class _Planner:
             ),
         )
 
+    def too_large(self, node: str, kind: str, limit: float, key: str) -> Link:
+        """A message bigger than the service takes: nothing gets through."""
+        return Link(
+            node,
+            self.label(node),
+            kind,
+            0.0,
+            f"a {self.size:,}-byte message is over the {limit:,.0f} bytes it takes",
+            "send a claim check instead: the body in S3, its key in the message",
+            (key,),
+        )
+
     # -- SNS ---------------------------------------------------------------------------------
 
     def topic_link(self, node: str) -> Link:
         p = self.resource(node).properties
         if self.size > SNS_MAX_BYTES:
-            self.notes.append(
-                f"{self.label(node)}: a {self.size:,}-byte message is over SNS's "
-                f"{SNS_MAX_BYTES:,.0f} bytes: publish a claim check (an S3 key) instead"
-            )
+            return self.too_large(node, "SNS topic", SNS_MAX_BYTES, "sns.message_size")
         if p.get("FifoTopic") in (True, "true"):
             scope = p.get("FifoThroughputScope", "Topic")
             if scope == "MessageGroup":
@@ -498,10 +507,7 @@ class _Planner:
         p = self.resource(node).properties
         hold = self.hold_seconds.get(node, 0.0)
         if self.size > SQS_MAX_BYTES:
-            self.notes.append(
-                f"{self.label(node)}: a {self.size:,}-byte message is over SQS's "
-                f"{SQS_MAX_BYTES:,.0f} bytes: send a claim check (an S3 key) instead"
-            )
+            return self.too_large(node, "SQS queue", SQS_MAX_BYTES, "sqs.message_size")
         if p.get("FifoQueue") in (True, "true"):
             high = (
                 p.get("FifoThroughputLimit") == "perMessageGroupId"

@@ -197,6 +197,14 @@ def test_a_fleet_whose_pools_exceed_the_database_connection_limit_fails_synth():
     assert "more than 112" in message and "db.t4g.micro" in message
 
 
+def test_a_message_over_the_size_limit_stops_the_chain_at_its_topic_and_queues(assemblies):
+    plan = plan_stack(assemblies["production"].stacks["OrderFanOut"], size=2 * 1024 * 1024)
+    verdict = plan.at(100)
+    assert verdict.binding.ceiling == 0 and verdict.binding.kind == "SNS topic"
+    assert {x.kind for x in verdict.tied} == {"SNS topic", "SQS queue"}
+    assert "claim check" in verdict.binding.fix
+
+
 def test_rates_and_sizes_read_as_written():
     assert parse_rate("2000/s") == 2000
     assert parse_rate("120,000/min") == 2000
