@@ -167,6 +167,67 @@ def test_every_stack_has_a_chain_from_a_producer_through_a_queue_to_a_consumer(a
             assert chain.links.index(chain.queue) < chain.links.index(chain.consumer)
 
 
+def test_a_stack_the_planner_has_never_seen_is_planned_from_its_template():
+    # Queue -> Lambda (no maximum concurrency) -> on-demand table: 1,000 concurrent batches
+    # (account and mapping) x 10 records / (10 ms + 10 x 10 ms) = 90,909/s; the table takes
+    # 40,000 write units/s at 1 unit a 1 KB message: the table binds at 40,000/s.
+    def ref(name):
+        return {"Ref": name}
+
+    template = StackTemplate(
+        "Unseen",
+        {
+            "Resources": {
+                "Jobs": {"Type": "AWS::SQS::Queue", "Properties": {"VisibilityTimeout": 60}},
+                "Results": {
+                    "Type": "AWS::DynamoDB::Table",
+                    "Properties": {"BillingMode": "PAY_PER_REQUEST"},
+                },
+                "Role": {"Type": "AWS::IAM::Role", "Properties": {}},
+                "RolePolicy": {
+                    "Type": "AWS::IAM::Policy",
+                    "Properties": {
+                        "Roles": [ref("Role")],
+                        "PolicyDocument": {
+                            "Statement": [
+                                {
+                                    "Effect": "Allow",
+                                    "Action": "dynamodb:PutItem",
+                                    "Resource": {"Fn::GetAtt": ["Results", "Arn"]},
+                                },
+                                {
+                                    "Effect": "Allow",
+                                    "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage"],
+                                    "Resource": {"Fn::GetAtt": ["Jobs", "Arn"]},
+                                },
+                            ]
+                        },
+                    },
+                },
+                "Worker": {
+                    "Type": "AWS::Lambda::Function",
+                    "Properties": {"Role": {"Fn::GetAtt": ["Role", "Arn"]}, "Timeout": 10},
+                },
+                "Mapping": {
+                    "Type": "AWS::Lambda::EventSourceMapping",
+                    "Properties": {
+                        "EventSourceArn": {"Fn::GetAtt": ["Jobs", "Arn"]},
+                        "FunctionName": ref("Worker"),
+                        "BatchSize": 10,
+                    },
+                },
+            }
+        },
+    )
+    plan = plan_stack(template)
+    [chain] = plan.chains
+    assert [x.node for x in chain.links] == ["Jobs", "Worker", "Results"]
+    assert by_label(plan, "Worker").ceiling == pytest.approx(1000 * 10 / 0.11)
+    verdict = plan.at(50_000)
+    assert (verdict.binding.node, verdict.binding.ceiling) == ("Results", 40_000)
+    assert verdict.binds and "table quota increase" in verdict.binding.fix
+
+
 def test_the_write_buffer_database_leaves_room_for_the_whole_fleet(assemblies):
     for profile, workers in (("sandbox", 2), ("production", 10)):
         plan = plan_stack(assemblies[profile].stacks["WriteBuffer"])
