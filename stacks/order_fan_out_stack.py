@@ -44,6 +44,13 @@ BATCHING_WINDOW = Duration.seconds(1)
 # batch through the window before invoking). LambdaQueueConsumer enforces the 6x, QueueRules (QR11)
 # the window too.
 CONSUMER_VISIBILITY = Duration.seconds(6 * 10 + 1)
+# Concurrent batches per consumer, sized with tools/capacity.py (docs/capacity.md). At 5, the
+# inventory and payment consumers (about 50 ms a record: five DynamoDB calls) took 98 orders/s,
+# under the lowest rate the README plans for. At 30 they take about 590/s, still under the 667
+# orders/s a new on-demand idempotency table absorbs at once (4,000 write units/s, 6 units an
+# order across three consumers), so the consumers, not throttled idempotency writes, are the
+# first limit. Past it: pre-warm that table, then raise this. 4 x 30 of the account's 1,000.
+CONSUMER_MAX_CONCURRENCY = 30
 DEAD_LETTER_RETENTION = Duration.days(14)
 EVENT_TYPES = ["OrderPlaced", "OrderCancelled"]
 # The item actions each handler calls on its own table (TransactWriteItems is authorized as its
@@ -177,7 +184,7 @@ class OrderFanOutStack(cdk.Stack):
                 timeout=CONSUMER_TIMEOUT,
                 batch_size=10,
                 max_batching_window=BATCHING_WINDOW,
-                max_concurrency=5,
+                max_concurrency=CONSUMER_MAX_CONCURRENCY,
                 service_name=f"{unit.lower()}-consumer",
                 alarm_topic=alarms.topic,
                 dead_letter_alarm=False,  # QueueAlarms watches the DLQ and its expiry

@@ -54,6 +54,9 @@ MAX_ORDER_AGE = Duration.minutes(10)
 # Write shaping: each worker instance writes at most this many rows a second, so the database
 # sees at most max_capacity x this, however large the burst.
 WRITES_PER_SECOND = 500
+# Receive threads per worker; the worker's connection pool has as many connections (its
+# DB_POOL_SIZE default, worker/README.md), so the fleet holds at most max_capacity x this.
+RECEIVE_LOOPS = 4
 # Scaling sized from that rate and the age alarm, checked with tools/scaling_sim.py (README,
 # "Scaling"). A new worker is noticed (~2 min: a 1-minute SQS datapoint, then the alarm) and
 # booted (~3 min) before it writes, which leaves about 5 of the 10 minutes for writing: 150,000
@@ -168,7 +171,7 @@ class WriteBufferStack(cdk.Stack):
             environment={
                 "DATABASE_SECRET_ARN": database.secret.secret_arn,
                 "VISIBILITY_TIMEOUT_SECONDS": str(int(VISIBILITY_TIMEOUT.to_seconds())),
-                "RECEIVE_LOOPS": "4",
+                "RECEIVE_LOOPS": str(RECEIVE_LOOPS),
                 "MAX_WRITES_PER_SECOND": str(WRITES_PER_SECOND),
             },
             instance_type=ec2.InstanceType(profile.worker_instance_type),
@@ -183,7 +186,12 @@ class WriteBufferStack(cdk.Stack):
             log_encryption_key=log_key,
             removal_policy=removal,
         )
-        database.allow_from(workers.security_group, "Write-buffer workers")
+        # Fails synth if the whole fleet's pools would not fit the instance's max_connections.
+        database.allow_from(
+            workers.security_group,
+            "Write-buffer workers",
+            max_connections=profile.worker_max_capacity * RECEIVE_LOOPS,
+        )
         database.secret.grant_read(workers.role)
 
         QueueAlarms(

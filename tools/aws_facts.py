@@ -64,6 +64,36 @@ SNS_FIFO_SCOPE = (
     "https://docs.aws.amazon.com/cdk/api/v2/docs/aws-cdk-lib.aws_sns.FifoThroughputScope.html"
 )
 SNS_RETRIES = "https://docs.aws.amazon.com/sns/latest/dg/sns-message-delivery-retries.html"
+# The quotas and behaviours the capacity planner (tools/capacity.py) plans with.
+SQS_STANDARD_QUOTAS = (
+    "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-queues.html"
+)
+SQS_FIFO_QUOTAS = (
+    "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-fifo.html"
+)
+SQS_SEND_MESSAGE = (
+    "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html"
+)
+LAMBDA_SQS_SCALING = "https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html"
+LAMBDA_SCALING = "https://docs.aws.amazon.com/lambda/latest/dg/scaling-behavior.html"
+LAMBDA_INVOKE = "https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html"
+APIGATEWAY_QUOTAS = "https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html"
+APIGATEWAY_THROTTLING = "https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-request-throttling.html"
+SNS_QUOTAS = "https://docs.aws.amazon.com/general/latest/gr/sns.html"
+SNS_PUBLISH = "https://docs.aws.amazon.com/sns/latest/api/API_Publish.html"
+DYNAMODB_ON_DEMAND = (
+    "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/on-demand-capacity-mode.html"
+)
+DYNAMODB_QUOTAS = (
+    "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html"
+)
+DYNAMODB_WARM_THROUGHPUT = "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/warm-throughput-scenarios.html"
+S3_PERFORMANCE = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/optimizing-performance.html"
+RDS_MAX_CONNECTIONS = "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/CHAP_Limits.html#RDS_Limits.MaxConnections"
+RDS_INSTANCE_CLASSES = (
+    "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Concepts.DBInstanceClass.Summary.html"
+)
+ASG_WARMUP = "https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-default-instance-warmup.html"
 
 DAY = 86_400
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827)
@@ -486,6 +516,301 @@ FACTS: tuple[Fact, ...] = (
         SNS_RETRIES,
         "SNS delivery retries",
         kind="behaviour",
+    ),
+    # Capacity: what tools/capacity.py plans with. Figures that differ by Region are given for
+    # us-east-1, and the Region column says so.
+    Fact(
+        "sqs.standard_throughput",
+        "SQS standard queue API calls per second, per action (SendMessage, ReceiveMessage, "
+        "DeleteMessage)",
+        "nearly unlimited",
+        SQS_MESSAGE_QUOTAS,
+        "SQS message quotas",
+        kind="behaviour",
+    ),
+    Fact(
+        "sqs.standard_in_flight",
+        "SQS standard queue: messages in flight (received, not yet deleted), for most queues",
+        "about 120,000",
+        SQS_STANDARD_QUOTAS,
+        "SQS standard queue quotas",
+        kind="quota",
+        maximum=120_000,
+        unit="messages",
+        adjustable=True,
+        note="past it, long polling returns nothing and short polling OverLimit; more queues or "
+        "an increase through AWS Support.",
+    ),
+    Fact(
+        "sqs.fifo_in_flight",
+        "SQS FIFO queue: messages in flight (received, not yet deleted)",
+        "120,000",
+        SQS_FIFO_QUOTAS,
+        "SQS FIFO queue quotas",
+        kind="quota",
+        maximum=120_000,
+        unit="messages",
+        adjustable=True,
+        note="older study pages say 20,000; the FIFO quotas page now says 120,000.",
+    ),
+    Fact(
+        "sqs.fifo_high_throughput",
+        "SQS FIFO queue in high throughput mode: transactions per second per API action, "
+        "without batching",
+        "70,000/s (up to 10 messages each in batches)",
+        SQS_MESSAGE_QUOTAS,
+        "SQS message quotas",
+        kind="quota",
+        maximum=70_000,
+        unit="calls/s",
+        region="us-east-1, us-west-2, eu-west-1 (lower elsewhere)",
+    ),
+    Fact(
+        "sqs.batch_entries",
+        "SQS batch request (SendMessageBatch, DeleteMessageBatch, ...): messages per request",
+        "10",
+        SQS_MESSAGE_QUOTAS,
+        "SQS message quotas",
+        maximum=10,
+        unit="messages",
+    ),
+    Fact(
+        "sqs.message_size",
+        "SQS message body (and a whole SendMessageBatch request)",
+        "1 MiB (1,048,576 bytes)",
+        SQS_SEND_MESSAGE,
+        "SQS SendMessage",
+        maximum=1_048_576,
+        unit="bytes",
+        note="raised from 256 KiB; older pages still say 256 KB.",
+    ),
+    Fact(
+        "lambda.sqs_initial_batches",
+        "Lambda SQS event source, standard queue: concurrent batches when messages first appear",
+        "5",
+        LAMBDA_SQS_SCALING,
+        "Lambda: SQS event source scaling",
+        kind="behaviour",
+        maximum=5,
+        unit="batches",
+    ),
+    Fact(
+        "lambda.sqs_scale_up_per_minute",
+        "Lambda SQS event source, standard queue: batches added while messages remain",
+        "up to 300 more a minute",
+        LAMBDA_SQS_SCALING,
+        "Lambda: SQS event source scaling",
+        kind="behaviour",
+        maximum=300,
+        unit="batches/min",
+    ),
+    Fact(
+        "lambda.sqs_max_batches",
+        "Lambda SQS event source, standard queue: batches one mapping processes at once",
+        "1,000",
+        LAMBDA_SQS_SCALING,
+        "Lambda: SQS event source scaling",
+        kind="quota",
+        maximum=1000,
+        unit="batches",
+        note="the same page says a mapping can reach 1,250 concurrent instances by default "
+        "when the account quota is raised; AWS Support can raise it further.",
+    ),
+    Fact(
+        "lambda.sqs_fifo_concurrency",
+        "Lambda SQS event source, FIFO queue: concurrent invocations",
+        "the number of message group IDs or the maximum concurrency, whichever is lower",
+        LAMBDA_SQS_SCALING,
+        "Lambda: SQS event source scaling",
+        kind="behaviour",
+    ),
+    Fact(
+        "lambda.scaling_rate",
+        "Lambda concurrency scaling rate, per function",
+        "1,000 execution environments every 10 seconds",
+        LAMBDA_SCALING,
+        "Lambda scaling behavior",
+        kind="quota",
+        maximum=1000,
+        unit="environments/10 s",
+        region="per Region",
+    ),
+    Fact(
+        "lambda.sync_payload",
+        "Lambda synchronous invocation payload (an SQS event source delivers each batch in one)",
+        "6 MB",
+        LAMBDA_INVOKE,
+        "Lambda Invoke",
+        maximum=6 * 1024 * 1024,
+        unit="bytes",
+    ),
+    Fact(
+        "apigateway.account_throttle",
+        "API Gateway throttle per account, per Region, across REST, HTTP and WebSocket APIs",
+        "10,000 requests/s (2,500 in 13 Regions the page lists)",
+        APIGATEWAY_QUOTAS,
+        "API Gateway quotas",
+        kind="quota",
+        maximum=10_000,
+        unit="requests/s",
+        adjustable=True,
+        region="us-east-1 (per Region)",
+    ),
+    Fact(
+        "apigateway.account_burst",
+        "API Gateway burst (token bucket) per account, per Region",
+        "5,000 requests (1,250 in 13 Regions the page lists)",
+        APIGATEWAY_QUOTAS,
+        "API Gateway quotas",
+        kind="quota",
+        maximum=5000,
+        unit="requests",
+        region="us-east-1 (per Region)",
+        note="set by AWS from the account's rate quota, not requested separately.",
+    ),
+    Fact(
+        "apigateway.stage_throttle",
+        "API Gateway stage and method throttling (MethodSettings ThrottlingRateLimit/BurstLimit)",
+        "targets, best effort, no higher than the account's limits",
+        APIGATEWAY_THROTTLING,
+        "API Gateway: throttle requests",
+        kind="behaviour",
+    ),
+    Fact(
+        "sns.publish_standard",
+        "SNS Publish to standard topics, per account",
+        "a per-Region quota that differs between Regions (see the page)",
+        SNS_QUOTAS,
+        "SNS endpoints and quotas",
+        kind="quota",
+        adjustable=True,
+        region="per Region (differs)",
+        note="not read into this table: the planner shows no number for it.",
+    ),
+    Fact(
+        "sns.message_size",
+        "SNS message (Publish)",
+        "256 KB (262,144 bytes)",
+        SNS_PUBLISH,
+        "SNS Publish",
+        maximum=262_144,
+        unit="bytes",
+    ),
+    Fact(
+        "dynamodb.on_demand_initial_writes",
+        "DynamoDB new on-demand table: writes it sustains at once (then up to double its "
+        "previous peak; more than double within 30 minutes may throttle)",
+        "4,000 write request units/s",
+        DYNAMODB_ON_DEMAND,
+        "DynamoDB on-demand capacity mode",
+        kind="quota",
+        maximum=4000,
+        unit="WRU/s",
+    ),
+    Fact(
+        "dynamodb.on_demand_initial_reads",
+        "DynamoDB new on-demand table: reads it sustains at once",
+        "12,000 read request units/s",
+        DYNAMODB_ON_DEMAND,
+        "DynamoDB on-demand capacity mode",
+        kind="quota",
+        maximum=12_000,
+        unit="RRU/s",
+    ),
+    Fact(
+        "dynamodb.request_unit_sizes",
+        "DynamoDB request units: a write unit per 1 KB written, a read unit per 4 KB read "
+        "(strongly consistent)",
+        "1 KB / 4 KB",
+        DYNAMODB_ON_DEMAND,
+        "DynamoDB on-demand capacity mode",
+        kind="behaviour",
+        maximum=1024,
+        unit="bytes per write unit",
+    ),
+    Fact(
+        "dynamodb.table_throughput",
+        "DynamoDB table-level throughput quota, on-demand table",
+        "40,000 read and 40,000 write request units/s",
+        DYNAMODB_QUOTAS,
+        "DynamoDB quotas",
+        kind="quota",
+        maximum=40_000,
+        unit="request units/s",
+        adjustable=True,
+        region="per Region",
+    ),
+    Fact(
+        "dynamodb.partition_throughput",
+        "DynamoDB partition: the most one partition (one hot key) serves",
+        "1,000 write units/s, 3,000 read units/s",
+        DYNAMODB_WARM_THROUGHPUT,
+        "DynamoDB warm throughput scenarios",
+        kind="quota",
+        maximum=1000,
+        unit="WCU/s",
+    ),
+    Fact(
+        "s3.prefix_put_rate",
+        "S3 PUT/COPY/POST/DELETE requests per partitioned prefix",
+        "at least 3,500/s",
+        S3_PERFORMANCE,
+        "S3 performance guidelines",
+        kind="quota",
+        maximum=3500,
+        unit="requests/s",
+        note="no limit on prefixes per bucket; S3 partitions a busy prefix in the background.",
+    ),
+    Fact(
+        "s3.prefix_get_rate",
+        "S3 GET/HEAD requests per partitioned prefix",
+        "at least 5,500/s",
+        S3_PERFORMANCE,
+        "S3 performance guidelines",
+        kind="quota",
+        maximum=5500,
+        unit="requests/s",
+    ),
+    Fact(
+        "rds.postgres_max_connections",
+        "RDS for PostgreSQL max_connections when the parameter group sets none",
+        "LEAST({DBInstanceClassMemory/9531392}, 5000)",
+        RDS_MAX_CONNECTIONS,
+        "RDS: maximum database connections",
+        kind="default",
+        maximum=5000,
+        unit="connections",
+        note="DBInstanceClassMemory is the class's memory less what the OS and RDS keep, so "
+        "the class's nominal memory gives an upper bound.",
+        enforced_by=(
+            Enforcement(
+                "PostgresDatabase.allow_from",
+                when="max_connections of every admitted peer, summed, within the limit",
+            ),
+        ),
+    ),
+    Fact(
+        "rds.instance_class_memory",
+        "RDS DB instance class memory, the classes PostgresDatabase knows",
+        "db.t4g.micro 1, .small 2, .medium 4, .large 8; db.m7g.large 8, .xlarge 16 GiB",
+        RDS_INSTANCE_CLASSES,
+        "RDS DB instance class specifications",
+        kind="behaviour",
+        unit="GiB",
+        note="PostgresDatabase.CLASS_MEMORY_GIB holds the same figures.",
+    ),
+    Fact(
+        "autoscaling.default_instance_warmup",
+        "EC2 Auto Scaling instance warm-up: a new instance counts toward the group's capacity "
+        "when scaling out, toward its metrics only after the warm-up, and blocks scale-in until "
+        "then",
+        "0..3,600 s, off by default",
+        ASG_WARMUP,
+        "EC2 Auto Scaling default instance warmup",
+        kind="behaviour",
+        minimum=0,
+        maximum=3600,
+        unit="s",
     ),
 )
 

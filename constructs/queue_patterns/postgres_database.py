@@ -25,13 +25,31 @@ from constructs import Construct
 RDS_CREATE_INSTANCE = (
     "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html"
 )
+RDS_MAX_CONNECTIONS = "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/CHAP_Limits.html#RDS_Limits.MaxConnections"
+# Memory of the DB instance classes whose connection limit this construct knows, in GiB
+# (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Concepts.DBInstanceClass.Summary.html,
+# as of 2026-12-02). For any other class `connection_limit` is None and nothing is checked.
+CLASS_MEMORY_GIB = {
+    "t4g.micro": 1,
+    "t4g.small": 2,
+    "t4g.medium": 4,
+    "t4g.large": 8,
+    "m7g.large": 8,
+    "m7g.xlarge": 16,
+}
+# RDS for PostgreSQL's default max_connections: LEAST({DBInstanceClassMemory/9531392}, 5000).
+MEMORY_PER_CONNECTION = 9_531_392
+MAX_CONNECTIONS_CAP = 5000
 
 
 class PostgresDatabase(Construct):
     """A single RDS PostgreSQL instance with a generated, optionally rotated, secret.
 
     Attributes: `instance`, `secret` (RDS JSON: host, port, username, password, dbname),
-    `database_name`. Call `allow_from(peer)` for each consumer security group.
+    `database_name`, `connection_limit` (the instance class's default max_connections, or None
+    for a class this file does not know). Call `allow_from(peer, description,
+    max_connections=...)` for each consumer security group: synth fails when the peers together
+    may open more connections than the limit.
 
     Props:
         vpc: the VPC; the instance goes in its isolated subnets.
@@ -113,6 +131,9 @@ class PostgresDatabase(Construct):
                 "Lambda must run in subnets that reach both the database and Secrets Manager"
             )
         self.database_name = database_name
+        self.instance_class = (instance_type or ec2.InstanceType("t4g.micro")).to_string()
+        self.connection_limit = _connection_limit(self.instance_class)
+        self._admitted_connections = 0
         identifier = instance_identifier or _identifier(Stack.of(self).stack_name, id_)
         # The log group RDS exports to, made here (name known from the identifier) so that its
         # retention is set without CDK's LogRetention Lambda and `cdk destroy` follows the
@@ -174,9 +195,45 @@ class PostgresDatabase(Construct):
                 automatically_after=Duration.days(30), vpc_subnets=rotation_subnets
             )
 
-    def allow_from(self, peer: ec2.IConnectable, description: str) -> None:
-        """Admit `peer` (a consumer's security group) on the database port, and nothing else."""
+    def allow_from(
+        self, peer: ec2.IConnectable, description: str, *, max_connections: int | None = None
+    ) -> None:
+        """Admit `peer` (a consumer's security group) on the database port, and nothing else.
+
+        `max_connections`: the most connections the peer can hold at once (a fleet's maximum
+        instances x its pool size). Synth fails when the peers admitted so far may hold more
+        together than `connection_limit`: at its maximum size the fleet's last instances would
+        be refused connections. The limit comes from the class's nominal memory, an upper bound
+        (RDS keeps part of it: DBInstanceClassMemory is smaller), so the check never refuses a
+        fleet that fits; leave a margin for admin sessions and secret rotation."""
+        if max_connections is not None:
+            if max_connections < 1:
+                raise ValueError(
+                    f"PostgresDatabase.allow_from: max_connections {max_connections} for "
+                    f"{description!r} must be 1 or more"
+                )
+            self._admitted_connections += max_connections
+            limit = self.connection_limit
+            if limit is not None and self._admitted_connections > limit:
+                raise ValueError(
+                    f"PostgresDatabase.allow_from: {description} may hold {max_connections} "
+                    f"connections ({self._admitted_connections} with the peers already "
+                    f"admitted), more than {limit}, the default max_connections of "
+                    f"db.{self.instance_class} (LEAST(DBInstanceClassMemory/9531392, 5000) with "
+                    f"{CLASS_MEMORY_GIB[self.instance_class]} GiB, an upper bound: "
+                    f"{RDS_MAX_CONNECTIONS}); lower the peer's maximum instances or pool size, "
+                    "choose a larger instance class, or pool connections with RDS Proxy"
+                )
         self.instance.connections.allow_default_port_from(peer, description)
+
+
+def _connection_limit(instance_class: str) -> int | None:
+    """RDS for PostgreSQL's default max_connections for `instance_class` ("t4g.micro"), from
+    its nominal memory; None when the class is not in CLASS_MEMORY_GIB."""
+    gib = CLASS_MEMORY_GIB.get(instance_class)
+    if gib is None:
+        return None
+    return min(gib * 2**30 // MEMORY_PER_CONNECTION, MAX_CONNECTIONS_CAP)
 
 
 def _identifier(stack_name: str, id_: str) -> str:

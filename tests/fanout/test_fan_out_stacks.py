@@ -83,7 +83,7 @@ def test_event_sources_run_five_consumers_at_most_on_batches_of_ten_within_a_sec
     ]
     assert len(mappings) == 4
     for mapping in mappings:
-        assert mapping["ScalingConfig"] == {"MaximumConcurrency": 5}
+        assert mapping["ScalingConfig"] == {"MaximumConcurrency": 30}
         assert mapping["BatchSize"] == 10 and mapping["MaximumBatchingWindowInSeconds"] == 1
 
 

@@ -215,6 +215,18 @@ def _expiry_alarm(dead_letter: Duration):
     return build
 
 
+def _admit(*connections: int):
+    """A db.t4g.micro (default max_connections 112) admitting peers that hold `connections`."""
+
+    def build():
+        db = database(instance_type=ec2.InstanceType("t4g.micro"))
+        for i, n in enumerate(connections):
+            db.allow_from(ec2.Peer.ipv4(f"10.0.{i}.0/24"), f"Peer {i}", max_connections=n)
+        return db
+
+    return build
+
+
 # Rules that are not a range: (target, when) -> (a build that passes, a build one past it).
 RULES: dict[tuple[str, str], tuple[Callable[[], object], Callable[[], object]]] = {
     (
@@ -250,6 +262,10 @@ RULES: dict[tuple[str, str], tuple[Callable[[], object], Callable[[], object]]] 
             request_schema={**SCHEMA, "$schema": "http://json-schema.org/draft-07/schema#"},
         ),
     ),
+    (
+        "PostgresDatabase.allow_from",
+        "max_connections of every admitted peer, summed, within the limit",
+    ): (_admit(100, 12), _admit(100, 13)),
     ("Profile.log_retention_days", ""): (
         lambda: [
             profiles.log_retention(dataclasses.replace(profiles.SANDBOX, log_retention_days=d))

@@ -43,5 +43,5 @@ def test_fan_out_edges_show_filters_delivery_and_batching(assemblies):
     chart = DataPath.of(assemblies["sandbox"].stacks["OrderFanOut"]).mermaid()
     assert "shippable = true; raw delivery" in chart
     assert '|"SNS envelope"|' in chart  # audit keeps the envelope
-    assert "batch 10, window 1 s, max concurrency 5, partial batch failures" in chart
+    assert "batch 10, window 1 s, max concurrency 30, partial batch failures" in chart
     assert "undeliverable" in chart
