@@ -223,8 +223,9 @@ class WriteBufferStack(cdk.Stack):
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        conflicts.add_alarm_action(cloudwatch_actions.SnsAction(alarms_topic.topic))
-        conflicts.add_ok_action(cloudwatch_actions.SnsAction(alarms_topic.topic))
+        notify = cloudwatch_actions.SnsAction(alarms_topic.topic)
+        conflicts.add_alarm_action(notify)
+        conflicts.add_ok_action(notify)
         dashboard = QueueDashboard(
             self,
             "Dashboard",

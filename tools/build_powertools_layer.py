@@ -16,12 +16,16 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIREMENTS = ROOT / "requirements-dev.txt"
 LAYER_DIR = ROOT / "build" / "powertools-layer"
+# What the stacks ship: the folder zipped once at build time. A single-file asset is hashed and
+# staged at every synth in a fraction of the time 367 files take.
+LAYER_ZIP = ROOT / "build" / "powertools-layer.zip"
 DISTRIBUTION = "aws-lambda-powertools"
 # The Lambda platform: the functions are arm64 on python3.14 (Amazon Linux 2023).
 PLATFORM = "manylinux2014_aarch64"
@@ -106,7 +110,22 @@ def build(layer_dir: Path = LAYER_DIR, version: str | None = None) -> Path:
         if layer_dir.exists():
             shutil.rmtree(layer_dir)
         (Path(scratch) / "layer").rename(layer_dir)
+    zip_layer(layer_dir, layer_dir.with_suffix(".zip"))
     return layer_dir
+
+
+def zip_layer(layer_dir: Path, archive: Path) -> Path:
+    """`layer_dir`'s contents as a zip whose bytes depend only on them (sorted entries, a fixed
+    timestamp), so that its asset hash changes only when the layer does."""
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+        for path in sorted(p for p in layer_dir.rglob("*") if p.is_file()):
+            entry = zipfile.ZipInfo(
+                str(path.relative_to(layer_dir)), date_time=(2020, 1, 1, 0, 0, 0)
+            )
+            entry.external_attr = 0o644 << 16
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            zipped.writestr(entry, path.read_bytes())
+    return archive
 
 
 def check(site: Path, version: str) -> None:

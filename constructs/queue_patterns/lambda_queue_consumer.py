@@ -181,9 +181,10 @@ class LambdaQueueConsumer(Construct):
         if dead_letter_alarm and dead_letter_queue is not None:
             self.alarms.append(_dead_letter_alarm(self, dead_letter_queue))
         if alarm_topic is not None:
+            notify = actions.SnsAction(alarm_topic)  # one action object serves every alarm
             for alarm in self.alarms:
-                alarm.add_alarm_action(actions.SnsAction(alarm_topic))
-                alarm.add_ok_action(actions.SnsAction(alarm_topic))
+                alarm.add_alarm_action(notify)
+                alarm.add_ok_action(notify)
 
 
 def _dead_letter_queue_of(queue: sqs.IQueue) -> sqs.IQueue | None:

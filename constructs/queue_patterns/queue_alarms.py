@@ -127,9 +127,10 @@ class QueueAlarms(Construct):
             a for a in (self.dead_letters, self.backlog_age, self.dead_letters_expiring) if a
         ]
         if alarm_topic is not None:
+            notify = actions.SnsAction(alarm_topic)  # one action object serves every alarm
             for alarm in self.alarms:
-                alarm.add_alarm_action(actions.SnsAction(alarm_topic))
-                alarm.add_ok_action(actions.SnsAction(alarm_topic))
+                alarm.add_alarm_action(notify)
+                alarm.add_ok_action(notify)
 
 
 def _guaranteed_dead_letter_window(

@@ -229,9 +229,10 @@ class ScheduledQueueWorker(Construct):
             ),
         ]
         if alarm_topic is not None:
+            notify = actions.SnsAction(alarm_topic)  # one action object serves every alarm
             for alarm in self.alarms:
-                alarm.add_alarm_action(actions.SnsAction(alarm_topic))
-                alarm.add_ok_action(actions.SnsAction(alarm_topic))
+                alarm.add_alarm_action(notify)
+                alarm.add_ok_action(notify)
 
 
 def _validate(visibility, code_path, handler, every, timeout, memory_size, max_age) -> None:
