@@ -105,7 +105,7 @@ def final_totals(output: str, message: str) -> dict:
     raise AssertionError(f"no {message!r} line in:\n{output[-2000:]}")
 
 
-def wait_until(predicate, timeout: float = 15.0, what: str = "condition"):
+def wait_until(predicate, timeout: float = 30.0, what: str = "condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
