@@ -1,4 +1,5 @@
-"""EC2 Auto Scaling fleet that consumes an SQS queue, scaled on how backed up the queue is.
+"""EC2 Auto Scaling fleet on one side of an SQS queue: consumers scaled on how backed up it is,
+or producers scaled on their own load.
 
 Why a construct: the consumer side of a write buffer (seed 004) has to grow when a burst lands
 and shrink to nothing when the queue is empty, run a long-lived poller as a proper service, and
@@ -18,6 +19,10 @@ be locked down the way a reviewer expects. This puts that in one place:
     math, through the L1 policy since the L2 cannot take it). It sizes the fleet in one move
     from "how many messages can one instance clear within the acceptable latency", which step
     scaling only approximates with fixed thresholds; it cannot scale out from zero instances.
+  * `"cpu"`: target tracking on the group's average CPU. For a producer fleet
+    (`queue_access="send"`, seed 001 pattern 4's producer side), whose load is its input, not the
+    queue: scaling producers on the backlog they create would add producers as consumers fall
+    behind.
 
 Copy this file into any CDK app: it imports only `aws_cdk` and `constructs`.
 """
@@ -41,19 +46,21 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-SCALING_MODES = ("step", "backlog_per_instance")
+SCALING_MODES = ("step", "backlog_per_instance", "cpu")
+QUEUE_ACCESS = ("consume", "send")
 INSTALL_DIR = "/opt/queue-worker"
 
 
 class QueueWorkerFleet(Construct):
-    """Auto Scaling group of queue workers, scaled on queue depth.
+    """Auto Scaling group of queue workers: consumers scaled on queue depth, or producers on CPU.
 
     Attributes: `auto_scaling_group`, `role`, `security_group` (allow it to reach your database),
     `log_group`, `scaling_policies`.
 
     Props:
         vpc: the VPC to run in.
-        queue: the queue the workers consume (they get receive/delete/change-visibility on it).
+        queue: the queue the workers consume (receive/delete/change-visibility) or, with `queue_access="send"`, send to.
+        queue_access: `consume` (a consumer fleet) or `send` (a producer fleet: send-only, needs `scaling="cpu"`).
         code_path: folder with the worker package and a `requirements.txt`, shipped as an asset.
         module: Python module the service runs with `python -m`.
         environment: extra environment variables for the worker (QUEUE_URL and AWS_REGION are set).
@@ -61,10 +68,11 @@ class QueueWorkerFleet(Construct):
         instance_type: a Graviton (arm64) type; default t4g.micro.
         min_capacity: fewest instances; 0 lets an empty queue cost nothing.
         max_capacity: most instances: the ceiling on database write load.
-        scaling: `step` (on visible messages) or `backlog_per_instance` (target tracking, metric math).
+        scaling: `step` (on visible messages), `backlog_per_instance` (target tracking, metric math) or `cpu` (target tracking on average CPU).
         scale_out_steps: (visible messages at least, instances to add) pairs, thresholds rising.
         scale_in_after: whole minutes with nothing visible before the fleet is halved.
         target_backlog_per_instance: `backlog_per_instance` target: acceptable latency / seconds per message.
+        target_cpu_utilization: `cpu` target: the average CPU percent (10..90) the group is sized to.
         instance_warmup: time before a new instance counts toward metrics and health.
         shutdown_grace: SIGTERM-to-kill time for the worker to finish in-flight batches (1..300 s).
         notifications_topic: SNS topic for launch/terminate notifications.
@@ -81,6 +89,7 @@ class QueueWorkerFleet(Construct):
         queue: sqs.IQueue,
         code_path: str,
         module: str,
+        queue_access: str = "consume",
         environment: Mapping[str, str] | None = None,
         vpc_subnets: ec2.SubnetSelection | None = None,
         instance_type: ec2.InstanceType | None = None,
@@ -90,6 +99,7 @@ class QueueWorkerFleet(Construct):
         scale_out_steps: Sequence[tuple[int, int]] = ((1, 1), (100, 2), (500, 4)),
         scale_in_after: Duration = Duration.minutes(5),
         target_backlog_per_instance: int = 500,
+        target_cpu_utilization: int = 60,
         instance_warmup: Duration = Duration.minutes(3),
         shutdown_grace: Duration = Duration.seconds(30),
         notifications_topic: sns.ITopic | None = None,
@@ -101,6 +111,7 @@ class QueueWorkerFleet(Construct):
         _validate(
             code_path=code_path,
             module=module,
+            queue_access=queue_access,
             instance_type=instance_type,
             min_capacity=min_capacity,
             max_capacity=max_capacity,
@@ -108,6 +119,7 @@ class QueueWorkerFleet(Construct):
             scale_out_steps=scale_out_steps,
             scale_in_after=scale_in_after,
             target_backlog_per_instance=target_backlog_per_instance,
+            target_cpu_utilization=target_cpu_utilization,
             shutdown_grace=shutdown_grace,
         )
         service = _service_name(id_)
@@ -119,12 +131,15 @@ class QueueWorkerFleet(Construct):
             self,
             "InstanceRole",
             assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
-            description="Queue worker instances: consume the queue, ship logs, Session Manager",
+            description=f"Queue worker instances: {queue_access} the queue, ship logs, Session Manager",
             managed_policies=[
                 iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSSMManagedInstanceCore")
             ],
         )
-        queue.grant_consume_messages(self.role)
+        if queue_access == "send":
+            queue.grant_send_messages(self.role)
+        else:
+            queue.grant_consume_messages(self.role)
         self.log_group.grant_write(self.role)
         self.log_group.grant(self.role, "logs:DescribeLogStreams")  # the CloudWatch agent's check
 
@@ -247,9 +262,15 @@ class QueueWorkerFleet(Construct):
             self.scaling_policies = self._step_scaling(
                 queue, scale_out_steps, scale_in_after, instance_warmup
             )
-        else:
+        elif scaling == "backlog_per_instance":
             self.scaling_policies = [
                 self._backlog_tracking(queue, target_backlog_per_instance, instance_warmup)
+            ]
+        else:
+            self.scaling_policies = [
+                self.auto_scaling_group.scale_on_cpu_utilization(
+                    "CpuTracking", target_utilization_percent=target_cpu_utilization
+                )
             ]
 
     def _step_scaling(self, queue, scale_out_steps, scale_in_after, warmup):
@@ -364,6 +385,7 @@ def _validate(
     *,
     code_path,
     module,
+    queue_access,
     instance_type,
     min_capacity,
     max_capacity,
@@ -371,6 +393,7 @@ def _validate(
     scale_out_steps,
     scale_in_after,
     target_backlog_per_instance,
+    target_cpu_utilization,
     shutdown_grace,
 ) -> None:
     """Fail synth with a message naming the prop, its value and the rule."""
@@ -394,6 +417,16 @@ def _validate(
         )
     if scaling not in SCALING_MODES:
         raise ValueError(f"{name}.scaling: {scaling!r} is not one of {', '.join(SCALING_MODES)}")
+    if queue_access not in QUEUE_ACCESS:
+        raise ValueError(
+            f"{name}.queue_access: {queue_access!r} is not one of {', '.join(QUEUE_ACCESS)}"
+        )
+    if queue_access == "send" and scaling != "cpu":
+        raise ValueError(
+            f"{name}.scaling: {scaling!r} with queue_access='send' would scale producers on the "
+            "backlog they create, adding producers as consumers fall behind; a producer fleet "
+            "scales on its own load (scaling='cpu')"
+        )
     if scaling == "step":
         thresholds = [t for t, _ in scale_out_steps]
         if not scale_out_steps or thresholds[0] < 1 or thresholds != sorted(set(thresholds)):
@@ -411,12 +444,22 @@ def _validate(
                 f"{name}.scale_in_after: {scale_in_after.to_seconds()}s must be whole minutes "
                 "from 1 to 60; SQS metrics arrive once a minute"
             )
-    elif min_capacity < 1:
+    elif scaling == "backlog_per_instance" and min_capacity < 1:
         raise ValueError(
             f"{name}.min_capacity: 0 with scaling='backlog_per_instance' cannot work; backlog "
             "per instance divides by the in-service count, which is undefined at zero "
             "instances, so target tracking would never scale out from zero (use min 1, or "
             "step scaling)"
+        )
+    elif scaling == "cpu" and min_capacity < 1:
+        raise ValueError(
+            f"{name}.min_capacity: 0 with scaling='cpu' cannot work; with no instance there is "
+            "no CPU metric, so target tracking would never scale out from zero (use min 1)"
+        )
+    if not 10 <= target_cpu_utilization <= 90:
+        raise ValueError(
+            f"{name}.target_cpu_utilization: {target_cpu_utilization} is outside 10..90 percent; "
+            "lower wastes instances, higher leaves no headroom while new ones boot"
         )
     if target_backlog_per_instance < 1:
         raise ValueError(
