@@ -202,3 +202,55 @@ def acknowledge_usage_metering(stack: cdk.Stack, batches, profile: Profile) -> N
                 for action in ("kms:ReEncrypt*", "kms:GenerateDataKey*")
             },
         )
+
+
+def acknowledge_log_pipeline(stack: cdk.Stack, archive, profile: Profile) -> None:
+    """The accepted findings of `LogPipelineStack`."""
+    arn = f"<{stack.resolve(stack.get_logical_id(archive.node.default_child))}.Arn>"
+    acknowledge_findings(
+        stack,
+        "Archivers/InstanceRole/DefaultPolicy",
+        {
+            f"AwsSolutions-IAM5[Resource::{arn}/raw/*]": "Put and Get only, on objects under raw/: "
+            "each flush writes a new object whose name holds its time, instance and a random id.",
+            f"AwsSolutions-IAM5[Resource::{arn}/hourly/*]": "Put only, on objects under hourly/: "
+            "one object per compacted hour, named by its date and hour.",
+        },
+    )
+    acknowledge_findings(
+        stack,
+        "Compaction/Role/DefaultPolicy",
+        {
+            "AwsSolutions-IAM5[Resource::*]": "Two groups of actions that take no resource ARN: "
+            "CloudWatch Logs' log-delivery actions, which Step Functions needs to write execution "
+            "logs (its documented logging policy uses *), and X-Ray's PutTraceSegments, "
+            "PutTelemetryRecords and sampling calls. Every other statement names its resource.",
+        },
+    )
+    if profile.customer_managed_keys:
+        for path, granted_by in (
+            ("Shippers/InstanceRole/DefaultPolicy", "Queue.grant_send_messages"),
+            ("Compaction/Role/DefaultPolicy", "the SqsSendMessage task"),
+        ):
+            acknowledge_findings(
+                stack,
+                path,
+                {
+                    f"AwsSolutions-IAM5[Action::{action}]": "Scoped to the one data key that "
+                    "encrypts the queues: SQS needs a data key to encrypt each message sent "
+                    f"({granted_by})."
+                    for action in ("kms:ReEncrypt*", "kms:GenerateDataKey*")
+                    if not (action == "kms:ReEncrypt*" and path.startswith("Compaction"))
+                },
+            )
+    for fleet in ("Shippers", "Archivers"):
+        acknowledge_findings(
+            stack,
+            f"{fleet}/InstanceRole",
+            {
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
+                "AmazonSSMManagedInstanceCore]": "Session Manager replaces SSH (no key pair, no "
+                "inbound rule); this AWS-maintained policy is the documented minimum for the SSM "
+                "agent and follows its API changes.",
+            },
+        )

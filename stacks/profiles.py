@@ -37,6 +37,10 @@ class Profile:
     web_application_firewall: bool
     # Database credentials rotation needs a rotation Lambda plus a Secrets Manager endpoint.
     rotate_database_secret: bool
+    # Log pipeline input: a sandbox has no application, so its shippers generate access lines at
+    # a fixed rate; production's follow the application's log file on each instance.
+    log_source: str
+    log_lines_per_second: int
 
 
 SANDBOX = Profile(
@@ -55,6 +59,8 @@ SANDBOX = Profile(
     log_retention_days=7,
     web_application_firewall=False,
     rotate_database_secret=False,
+    log_source="generate",
+    log_lines_per_second=50,
 )
 
 PRODUCTION = Profile(
@@ -73,6 +79,8 @@ PRODUCTION = Profile(
     log_retention_days=365,
     web_application_firewall=True,
     rotate_database_secret=True,
+    log_source="/var/log/app/access.log",
+    log_lines_per_second=0,
 )
 
 # CloudWatch Logs accepts only these retention periods.

@@ -9,7 +9,14 @@ from __future__ import annotations
 import pytest
 from infra_support import PROFILE_NAMES, cfn_lint_errors, masked, nag_findings
 
-STACKS = ("WriteBuffer", "OrderFanOut", "PaymentLedger", "UploadProcessing", "UsageMetering")
+STACKS = (
+    "WriteBuffer",
+    "OrderFanOut",
+    "PaymentLedger",
+    "UploadProcessing",
+    "UsageMetering",
+    "LogPipeline",
+)
 
 
 @pytest.mark.parametrize("profile", PROFILE_NAMES)
