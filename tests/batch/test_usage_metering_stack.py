@@ -21,7 +21,7 @@ def template(synthesized_app, request):
 
 
 def test_the_batcher_runs_every_five_minutes_one_run_at_a_time(template):
-    rule = single(template, "AWS::Events::Rule")
+    rule = single(template, "AWS::Events::Rule", lambda p: "ScheduleExpression" in p)
     assert rule["ScheduleExpression"] == "rate(5 minutes)"
     assert rule["Targets"][0]["RetryPolicy"] == {"MaximumRetryAttempts": 0}
     function = single(
