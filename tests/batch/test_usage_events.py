@@ -22,6 +22,7 @@ from infra_support import PROFILE_NAMES, resources_of, single
 from queue_patterns import EventRuleToQueue
 
 from labs.lambda_local import load_handler
+from labs.usage_events_lab import moto_input_transformer, usage_event
 
 STACK = "UsageMetering"
 
@@ -159,25 +160,6 @@ class RunContext:
         return 60_000
 
 
-def usage_event(source: str, customer: str | None, meter: str = "api-calls", quantity=1) -> dict:
-    detail = {"meter": meter, "quantity": quantity}
-    if customer:
-        detail["customerId"] = customer
-    return {"Source": source, "DetailType": "Usage Recorded", "Detail": json.dumps(detail)}
-
-
-def for_moto(transformer: dict) -> dict:
-    """The synthesized input transformer in moto's dialect. EventBridge writes a string
-    variable placed bare in a JSON template as a JSON string (quotes added); moto inserts the
-    text without quotes, so the string variables are quoted here. The number stays bare, as
-    synthesized: the test checks that it arrives as a number."""
-    template = transformer["InputTemplate"]
-    for name in transformer["InputPathsMap"]:
-        if name != "detail-quantity":
-            template = template.replace(f"<{name}>", f'"<{name}>"')
-    return {**transformer, "InputTemplate": template}
-
-
 @pytest.mark.engines
 def test_chosen_events_reach_the_queue_as_usage_messages_beside_direct_producers(
     moto, synthesized_app
@@ -200,7 +182,11 @@ def test_chosen_events_reach_the_queue_as_usage_messages_beside_direct_producers
         Rule="usage-recorded",
         EventBusName=bus,
         Targets=[
-            {"Id": "Queue", "Arn": arn, "InputTransformer": for_moto(target["InputTransformer"])}
+            {
+                "Id": "Queue",
+                "Arn": arn,
+                "InputTransformer": moto_input_transformer(target["InputTransformer"]),
+            }
         ],
     )
 
