@@ -282,7 +282,7 @@ class LogPipelineStack(cdk.Stack):
         )
         # A dead worker (no heartbeat) or a failed merge: try again with a new message and token.
         compact.add_retry(
-            errors=["States.Timeout", "Compaction.Failed"],
+            errors=["States.HeartbeatTimeout", "States.Timeout", "Compaction.Failed"],
             interval=Duration.minutes(1),
             max_attempts=2,
             backoff_rate=2,

@@ -156,7 +156,11 @@ def test_a_silent_worker_is_retried_and_anything_else_fails_the_execution(templa
     states = definition(template)["States"]
     task = states["CompactHour"]
     [retry] = task["Retry"]
-    assert retry["ErrorEquals"] == ["States.Timeout", "Compaction.Failed"]
+    assert retry["ErrorEquals"] == [
+        "States.HeartbeatTimeout",
+        "States.Timeout",
+        "Compaction.Failed",
+    ]
     assert retry["MaxAttempts"] == 2
     assert task["Catch"][0]["ErrorEquals"] == ["States.ALL"]
     assert states[task["Catch"][0]["Next"]]["Type"] == "Fail"
