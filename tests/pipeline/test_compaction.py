@@ -11,7 +11,6 @@ import gzip
 import io
 import json
 import threading
-import time
 import uuid
 from datetime import UTC, datetime
 
@@ -88,7 +87,7 @@ def synthesized_definition(synthesized_app) -> list:
 
 @pytest.fixture
 def compaction(pipeline, synthesized_definition):
-    """The synthesized state machine on moto, sending to a fresh jobs queue (heartbeat 3 s and
+    """The synthesized state machine on moto, sending to a fresh jobs queue (heartbeat 2 s and
     a 1 s retry interval instead of minutes), and an archiver's compaction worker config."""
     pipeline.moto.run_state_machines()
     jobs = pipeline.sqs.create_queue(
@@ -100,7 +99,7 @@ def compaction(pipeline, synthesized_definition):
     )
     definition = json.loads(text)
     task = definition["States"]["CompactHour"]
-    task["HeartbeatSeconds"], task["TimeoutSeconds"] = 3, 60
+    task["HeartbeatSeconds"], task["TimeoutSeconds"] = 2, 60
     task["Retry"][0]["IntervalSeconds"] = 1
     sfn = pipeline.moto.client("stepfunctions")
     machine = sfn.create_state_machine(
@@ -110,7 +109,7 @@ def compaction(pipeline, synthesized_definition):
     )["stateMachineArn"]
     config = load_config(
         pipeline.environment(
-            JOBS_QUEUE_URL=jobs, TASK_HEARTBEAT_SECONDS=3, JOBS_VISIBILITY_TIMEOUT_SECONDS=10
+            JOBS_QUEUE_URL=jobs, TASK_HEARTBEAT_SECONDS=2, JOBS_VISIBILITY_TIMEOUT_SECONDS=10
         )
     )
     metrics = Metrics(config.metrics_namespace, COUNTERS, stream=io.StringIO())
@@ -164,7 +163,6 @@ def test_step_functions_waits_on_the_queue_until_the_worker_answers(pipeline, co
     job = take_job(pipeline, jobs)
     body = json.loads(job["Body"])
     assert body["input"] == {"hour": "2025-01-31T09"} and body["taskToken"]
-    time.sleep(1)
     assert sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"  # it waits
 
     assert worker.handle(job) == "succeeded"
