@@ -31,7 +31,7 @@ class PipelineLab:
             **self.moto.environment(),
             "QUEUE_URL": self.queue_url,
             "ARCHIVE_BUCKET": self.bucket,
-            "RECEIVE_WAIT_SECONDS": "1",
+            "RECEIVE_WAIT_SECONDS": "0",  # short polling: a stop does not wait out a long poll
             "METRICS_INTERVAL_SECONDS": "1",
             **{k: str(v) for k, v in overrides.items()},
         }

@@ -185,6 +185,10 @@ class Archiver:
             if messages and self._stopping.is_set():
                 self._release(messages, reason="received while stopping")
                 return
+            if not messages and not self.config.receive_wait_seconds:
+                self._stopping.wait(
+                    0.1
+                )  # short polling: pause instead of spinning on an empty queue
             malformed = []
             for message in messages:
                 try:

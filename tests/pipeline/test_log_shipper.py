@@ -27,17 +27,17 @@ def shipper(pipeline, **env) -> tuple[Shipper, Metrics]:
 
 def test_lines_are_packed_into_messages_and_messages_into_full_requests(pipeline):
     ship, metrics = shipper(pipeline, MAX_MESSAGE_BYTES="4096")
-    ship.read(generate(0, threading.Event(), count=3000, seed=1))
+    ship.read(generate(0, threading.Event(), count=1500, seed=1))
     ship.run()
 
     envelopes = pipeline.drain()
     lines = [line for e in envelopes for line in e["lines"]]
-    assert len(lines) == 3000 and len(set(lines)) == 3000  # every line once (each has its id)
+    assert len(lines) == 1500 and len(set(lines)) == 1500  # every line once (each has its id)
     assert all(len(json.dumps(e, separators=(",", ":"))) <= 4096 for e in envelopes)
     assert sorted(e["seq"] for e in envelopes) == list(range(len(envelopes)))
     totals = metrics.totals()
     # ~25 lines a message, 10 messages a request: two orders of magnitude under one call a line.
-    assert totals["Lines"] == 3000 and totals["Requests"] <= len(envelopes) / 10 + 2
+    assert totals["Lines"] == 1500 and totals["Requests"] <= len(envelopes) / 10 + 2
     assert totals["Requests"] / totals["Lines"] < 0.01
 
 
@@ -117,7 +117,7 @@ def test_a_queue_that_is_not_there_yet_is_retried_with_backoff_and_nothing_is_lo
     sender = BatchSender(
         pipeline.sqs, url, on_refused=pytest.fail, backoff=Backoff(base=0.05, cap=0.2)
     )
-    creator = threading.Timer(0.6, lambda: pipeline.sqs.create_queue(QueueName=name))
+    creator = threading.Timer(0.3, lambda: pipeline.sqs.create_queue(QueueName=name))
     creator.start()
 
     sender.send([Entry(f"line {i}") for i in range(10)])
