@@ -243,12 +243,18 @@ class LogPipelineStack(cdk.Stack):
         acknowledge_log_pipeline(self, self.archive, profile)
 
     def _grant_archive(self, role: iam.IRole, key: kms.IKey | None) -> None:
-        """Write raw and hourly objects, read raw ones, list only the raw prefix."""
+        """Write raw and hourly objects, read raw ones, list only the raw prefix. An hourly
+        object over 8 MB is uploaded in parts, which a failed upload must be able to abort."""
         archive = self.archive
         role.add_to_principal_policy(
             iam.PolicyStatement(
-                actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+                actions=["s3:PutObject"],
                 resources=[archive.arn_for_objects("raw/*"), archive.arn_for_objects("hourly/*")],
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:AbortMultipartUpload"], resources=[archive.arn_for_objects("hourly/*")]
             )
         )
         role.add_to_principal_policy(

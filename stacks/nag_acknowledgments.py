@@ -211,10 +211,12 @@ def acknowledge_log_pipeline(stack: cdk.Stack, archive, profile: Profile) -> Non
         stack,
         "Archivers/InstanceRole/DefaultPolicy",
         {
-            f"AwsSolutions-IAM5[Resource::{arn}/raw/*]": "Put and Get only, on objects under raw/: "
-            "each flush writes a new object whose name holds its time, instance and a random id.",
-            f"AwsSolutions-IAM5[Resource::{arn}/hourly/*]": "Put only, on objects under hourly/: "
-            "one object per compacted hour, named by its date and hour.",
+            f"AwsSolutions-IAM5[Resource::{arn}/raw/*]": "PutObject and GetObject only, on "
+            "objects under raw/: each flush writes a new object whose name holds its time, "
+            "instance and a random id, and compaction reads them back.",
+            f"AwsSolutions-IAM5[Resource::{arn}/hourly/*]": "PutObject and AbortMultipartUpload "
+            "only, on objects under hourly/: one object per compacted hour, named by its date and "
+            "hour, uploaded in parts when it is large.",
         },
     )
     acknowledge_findings(
