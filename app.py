@@ -22,6 +22,7 @@ import aws_cdk as cdk  # noqa: E402
 from cdk_nag import AwsSolutionsChecks  # noqa: E402
 from queue_patterns import QueueRules  # noqa: E402
 
+from stacks.log_pipeline_stack import LogPipelineStack  # noqa: E402
 from stacks.order_fan_out_stack import OrderFanOutStack  # noqa: E402
 from stacks.payment_ledger_stack import PaymentLedgerStack  # noqa: E402
 from stacks.profiles import profile_named  # noqa: E402
@@ -87,6 +88,16 @@ def build_app(app: cdk.App | None = None, *, nag: bool = True) -> cdk.App:
         description="Fan-in and scheduled batching: producers -> usage queue -> batcher -> S3",
         profile=profile,
         producer_accounts=[a for a in str(accounts).split(",") if a],
+        env=env,
+        tags=tags,
+    )
+
+    LogPipelineStack(
+        app,
+        "LogPipeline",
+        stack_name=f"queue-patterns-log-pipeline-{profile.name}",
+        description="Producer fleet -> SQS -> consumer fleet -> S3; Step Functions waits on a queue",
+        profile=profile,
         env=env,
         tags=tags,
     )

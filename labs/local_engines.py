@@ -52,6 +52,18 @@ class MotoServer:
             aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         )
 
+    def run_state_machines(self) -> None:
+        """Make Step Functions executions run their definitions (service integrations, task
+        tokens, heartbeats, retries) instead of returning moto's canned history."""
+        import json
+
+        request = urllib.request.Request(  # noqa: S310 (loopback http)
+            f"{self.endpoint_url}/moto-api/config",
+            data=json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode(),
+            method="POST",
+        )
+        urllib.request.urlopen(request, timeout=5).close()  # noqa: S310
+
     def environment(self) -> dict[str, str]:
         """Environment variables that send a child process's boto3 calls to this server."""
         return {
@@ -70,6 +82,8 @@ def moto_server(port: int | None = None, startup_timeout: float = 30.0) -> Itera
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        # A state machine that moto runs calls SQS and other services back on this port.
+        env={**os.environ, "MOTO_PORT": str(port)},
     )
     try:
         deadline = time.monotonic() + startup_timeout

@@ -192,3 +192,54 @@ def acknowledge_usage_metering(stack: cdk.Stack, batches, profile: Profile) -> N
             "run writes a new object whose name holds its time and a random id.",
         },
     )
+
+
+def acknowledge_log_pipeline(stack: cdk.Stack, archive, profile: Profile) -> None:
+    """The accepted findings of `LogPipelineStack`."""
+    acknowledge_queue_rule(
+        stack.node.find_child("CompactionJobs").node.find_child("Queue"),
+        "QR5",
+        "Not read by an event source mapping: one job a hour, received by an archiver that "
+        "heartbeats to Step Functions. A job no archiver finishes is sent again as a new "
+        "message by the state machine's retry, so three receives of one message already mean "
+        "three archivers failed it, and the CompactionFailed alarm fires.",
+    )
+    arn = f"<{stack.resolve(stack.get_logical_id(archive.node.default_child))}.Arn>"
+    acknowledge_findings(
+        stack,
+        "Archivers/InstanceRole/DefaultPolicy",
+        {
+            "AwsSolutions-IAM5[Resource::*]": "Two groups of actions that support no resource-level "
+            "permission and so must name *: Session Manager's (ssmmessages channels, "
+            "ssm:UpdateInstanceInformation, as AWS's minimal instance policy grants them) and the "
+            "task-token answers states:SendTaskSuccess, SendTaskFailure and SendTaskHeartbeat "
+            "(the Service Authorization Reference lists no resource type for them); a worker can "
+            "answer only the tasks whose tokens it received from the jobs queue.",
+            f"AwsSolutions-IAM5[Resource::{arn}/raw/*]": "PutObject and GetObject only, on "
+            "objects under raw/: each flush writes a new object whose name holds its time, "
+            "instance and a random id, and compaction reads them back.",
+            f"AwsSolutions-IAM5[Resource::{arn}/hourly/*]": "PutObject and AbortMultipartUpload "
+            "only, on objects under hourly/: one object per compacted hour, named by its date and "
+            "hour, uploaded in parts when it is large.",
+        },
+    )
+    acknowledge_findings(
+        stack,
+        "Compaction/Role/DefaultPolicy",
+        {
+            "AwsSolutions-IAM5[Resource::*]": "Two groups of actions that take no resource ARN: "
+            "CloudWatch Logs' log-delivery actions, which Step Functions needs to write execution "
+            "logs (its documented logging policy uses *), and X-Ray's PutTraceSegments, "
+            "PutTelemetryRecords and sampling calls. Every other statement names its resource.",
+        },
+    )
+    if profile.customer_managed_keys:
+        acknowledge_findings(
+            stack,
+            "Compaction/Role/DefaultPolicy",
+            {
+                "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]": "Scoped to the one data key "
+                "that encrypts the jobs queue: SQS needs a data key to encrypt each message the "
+                "SqsSendMessage task sends, and CDK's task grants the GenerateDataKey* family.",
+            },
+        )

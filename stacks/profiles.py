@@ -42,6 +42,16 @@ class Profile:
     # RDS Enhanced Monitoring (OS metrics every N seconds, 0 = off) bills CloudWatch Logs
     # ingestion of its metrics.
     database_monitoring_seconds: int
+    # Log pipeline input: a sandbox has no application, so its shippers generate access lines at
+    # a fixed rate; production's follow the application's log file on each instance.
+    log_source: str
+    log_lines_per_second: int
+    # The log pipeline's fleets: a sandbox runs none at rest (its shippers are a load generator
+    # you start for a demo; its archivers scale from zero on step scaling), production keeps one
+    # of each and scales on CPU and on backlog per instance.
+    pipeline_shippers_scaling: str
+    pipeline_archivers_scaling: str
+    pipeline_min_capacity: int
     # What this profile gives up that a security scanner or a reviewer will flag, each with its
     # reason, stated once here; the cdk-nag acknowledgments quote these texts.
     trade_offs: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
@@ -64,6 +74,11 @@ SANDBOX = Profile(
     web_application_firewall=False,
     rotate_database_secret=False,
     database_monitoring_seconds=0,
+    log_source="generate",
+    log_lines_per_second=50,
+    pipeline_shippers_scaling="none",
+    pipeline_archivers_scaling="step",
+    pipeline_min_capacity=0,
     trade_offs=MappingProxyType(
         {
             "public worker IPs": "Workers run in public subnets with a public IPv4 address so that "
@@ -110,6 +125,11 @@ PRODUCTION = Profile(
     web_application_firewall=True,
     rotate_database_secret=True,
     database_monitoring_seconds=60,
+    log_source="/var/log/app/access.log",
+    log_lines_per_second=0,
+    pipeline_shippers_scaling="cpu",
+    pipeline_archivers_scaling="backlog_per_instance",
+    pipeline_min_capacity=1,
 )
 
 # Every retention period CloudWatch Logs accepts (PutRetentionPolicy's retentionInDays, as of

@@ -3,11 +3,14 @@
 Seed 001 patterns 5 (fan-in: multiple producers -> single SQS -> one consumer group) and 7
 (batch processing via scheduled workers). Services across the company report small usage events
 (API calls, storage, messages) to one queue through a send-only managed policy, or from other
-accounts listed in `-c usage_producer_accounts=...`. Every five minutes `usage_batcher` drains
+accounts listed in `-c usage_producer_accounts=...`; services that already publish domain events
+to EventBridge put them on the usage bus, and a rule sends the chosen ones to the same queue
+(seed 001's "EventBridge: custom events sent to SQS"). Every five minutes `usage_batcher` drains
 the queue and writes one gzip'd JSON-lines object per run to S3, with a per-customer summary:
 one invocation and one object per interval instead of one per event.
 
     producers (any number, any account) --SendMessage--> usage queue --every 5 min-->
+    services --PutEvents--> usage bus --rule, input transformation--^
         usage_batcher --one object per run--> batches bucket (usage/dt=.../hour=.../*.jsonl.gz)
 """
 
@@ -18,9 +21,16 @@ from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from constructs import Construct
-from queue_patterns import AlarmTopic, QueueAlarms, QueueWithDeadLetter, ScheduledQueueWorker
+from queue_patterns import (
+    AlarmTopic,
+    EventRuleToQueue,
+    QueueAlarms,
+    QueueWithDeadLetter,
+    ScheduledQueueWorker,
+)
 
 from stacks.keys import logs_key, messaging_key
 from stacks.nag_acknowledgments import acknowledge_usage_metering
@@ -34,6 +44,29 @@ EVERY = Duration.minutes(5)
 BATCH_TIMEOUT = Duration.minutes(2)
 # A message received early in a run stays hidden until the run deletes it, plus a margin.
 VISIBILITY = Duration.seconds(BATCH_TIMEOUT.to_seconds() + 60)
+# The events the usage rule chooses: "Usage Recorded", with a customer, a meter and a quantity
+# of 0 or more (the batcher still checks the meter's name and refuses what it does not know).
+USAGE_RECORDED = events.EventPattern(
+    detail_type=["Usage Recorded"],
+    detail={
+        "customerId": [{"exists": True}],
+        "meter": [{"exists": True}],
+        "quantity": [{"numeric": [">=", 0]}],
+    },
+)
+# The event becomes the message direct producers send: one contract at the consumer.
+USAGE_MESSAGE = events.RuleTargetInput.from_object(
+    {
+        "eventId": events.EventField.event_id,
+        "producer": events.EventField.source,
+        "customerId": events.EventField.from_path("$.detail.customerId"),
+        "meter": events.EventField.from_path("$.detail.meter"),
+        "quantity": events.EventField.from_path("$.detail.quantity"),
+    }
+)
+# An event EventBridge could not deliver for an hour is parked and alarmed, not retried for a
+# day: usage is batched every five minutes, so an hour late is already worth a look.
+EVENT_RETRY_WINDOW = Duration.hours(1)
 
 
 class UsageMeteringStack(cdk.Stack):
@@ -78,6 +111,26 @@ class UsageMeteringStack(cdk.Stack):
         self.usage.grant_send(self.producer_policy)
         for account in producer_accounts:
             self.usage.grant_send(iam.AccountPrincipal(account))
+        # The other door: services publish "Usage Recorded" events to the usage bus.
+        self.usage_bus = events.EventBus(self, "UsageBus")
+        self.producer_policy.add_statements(
+            iam.PolicyStatement(
+                actions=["events:PutEvents"], resources=[self.usage_bus.event_bus_arn]
+            )
+        )
+        EventRuleToQueue(
+            self,
+            "UsageRecorded",
+            event_bus=self.usage_bus,
+            event_pattern=USAGE_RECORDED,
+            queue=self.usage.queue,
+            message=USAGE_MESSAGE,
+            max_event_age=EVENT_RETRY_WINDOW,
+            dead_letter_encryption_key=queue_key,
+            alarm_topic=alarms.topic,
+            description="Usage Recorded events -> the usage queue, as usage messages",
+            removal_policy=removal,
+        )
         QueueAlarms(
             self,
             "UsageAlarms",
@@ -119,6 +172,7 @@ class UsageMeteringStack(cdk.Stack):
             ("UsageQueueUrl", self.usage.queue.queue_url),
             ("UsageDeadLetterQueueUrl", self.usage.dead_letter_queue.queue_url),
             ("UsageProducerPolicyArn", self.producer_policy.managed_policy_arn),
+            ("UsageEventBusName", self.usage_bus.event_bus_name),
             ("BatchBucketName", self.batches.bucket_name),
         ):
             cdk.CfnOutput(self, name, value=value)

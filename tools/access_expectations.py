@@ -305,6 +305,43 @@ def usage_metering(e: Expect) -> list[Request]:
     return requests
 
 
+def log_pipeline(e: Expect) -> list[Request]:
+    shippers = e.role("Shippers/InstanceRole")
+    archivers = e.role("Archivers/InstanceRole")
+    compaction = e.role("Compaction/Role")
+    lines = e.arn("LogLines/Queue/Resource")
+    jobs = e.arn("CompactionJobs/Queue/Resource")
+    archive = e.arn("Buckets/Archive/Resource")
+    requests = e.allow("the shippers send log lines", shippers, "sqs:SendMessage", lines)
+    for action in ("ReceiveMessage", "DeleteMessage", "PurgeQueue"):
+        requests += e.deny(f"a shipper only sends: not {action}", shippers, f"sqs:{action}", lines)
+    for action in ("ReceiveMessage", "DeleteMessage", "ChangeMessageVisibility"):
+        requests += e.allow("the archivers drain the log queue", archivers, f"sqs:{action}", lines)
+        requests += e.allow("the archivers take compaction jobs", archivers, f"sqs:{action}", jobs)
+    requests += e.deny("an archiver sends no log lines", archivers, "sqs:SendMessage", lines)
+    raw, hourly = f"{archive}/raw/dt=2026-01-01/hour=00/part.jsonl.gz", f"{archive}/hourly/x.gz"
+    requests += e.allow("an archiver writes a raw part", archivers, "s3:PutObject", raw)
+    requests += e.allow("compaction reads the raw parts", archivers, "s3:GetObject", raw)
+    requests += e.allow("compaction writes the hour", archivers, "s3:PutObject", hourly)
+    requests += e.deny("compaction reads no compacted hour back", archivers, "s3:GetObject", hourly)
+    requests += e.deny("an archiver deletes nothing", archivers, "s3:DeleteObject", raw)
+    for action in ("SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat"):
+        # These actions support no resource-level permission: IAM evaluates them against "*".
+        requests += [
+            Request("the archiver answers the waiting task", archivers, f"states:{action}", "*")
+        ]
+    requests += e.allow(
+        "the state machine sends the job with its token", compaction, "sqs:SendMessage", jobs
+    )
+    requests += e.deny(
+        "the state machine reads no job back", compaction, "sqs:ReceiveMessage", jobs
+    )
+    requests += e.deny(
+        "the state machine touches no log line", compaction, "sqs:SendMessage", lines
+    )
+    return requests
+
+
 def _managed_document(e: Expect, path: str) -> dict:
     policy = e.template.at_path(f"{path}/Resource")
     return e.template.resolve(policy.properties["PolicyDocument"])
@@ -316,6 +353,7 @@ EXPECTATIONS: dict[str, Callable[[Expect], list[Request]]] = {
     "PaymentLedger": payment_ledger,
     "UploadProcessing": upload_processing,
     "UsageMetering": usage_metering,
+    "LogPipeline": log_pipeline,
 }
 
 __all__ = ["ALLOWED", "DENIED", "EXPECTATIONS", "expected_requests"]

@@ -620,6 +620,16 @@ def _schedule_requests(model: AccessModel) -> list[Request]:
                 deliveries.append(("invokes", "lambda:InvokeFunction", resource))
             elif resource is not None and resource.type == "AWS::SQS::Queue":
                 deliveries.append(("sends to", "sqs:SendMessage", resource))
+            if resource is not None and resource.type == "AWS::StepFunctions::StateMachine":
+                role = t.resolve(target["RoleArn"])
+                requests.append(
+                    Request(
+                        f"EventBridge rule {rule.path} starts {resource.path}",
+                        role,
+                        "states:StartExecution",
+                        model.arn(resource),
+                    )
+                )
             dead_letter = target.get("DeadLetterConfig", {}).get("Arn")
             if dead_letter:
                 dlq = t.resource_named(dead_letter)

@@ -1,4 +1,5 @@
-"""EC2 Auto Scaling fleet that consumes an SQS queue, scaled on how backed up the queue is.
+"""EC2 Auto Scaling fleet on one side of an SQS queue: consumers scaled on how backed up it is,
+or producers scaled on their own load.
 
 Why a construct: the consumer side of a write buffer (seed 004) has to grow when a burst lands
 and shrink to nothing when the queue is empty, run a long-lived poller as a proper service, and
@@ -18,6 +19,12 @@ be locked down the way a reviewer expects. This puts that in one place:
     math, through the L1 policy since the L2 cannot take it). It sizes the fleet in one move
     from "how many messages can one instance clear within the acceptable latency", which step
     scaling only approximates with fixed thresholds; it cannot scale out from zero instances.
+  * `"cpu"`: target tracking on the group's average CPU. For a producer fleet
+    (`queue_access="send"`, seed 001 pattern 4's producer side), whose load is its input, not the
+    queue: scaling producers on the backlog they create would add producers as consumers fall
+    behind.
+  * `"none"`: no scaling policy; the group runs `min_capacity` instances until someone sets its
+    desired capacity (a load generator in a sandbox, started for a demo and stopped after it).
 
 Copy this file into any CDK app: it imports only `aws_cdk` and `constructs`.
 """
@@ -42,19 +49,21 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-SCALING_MODES = ("step", "backlog_per_instance")
+SCALING_MODES = ("step", "backlog_per_instance", "cpu", "none")
+QUEUE_ACCESS = ("consume", "send")
 INSTALL_DIR = "/opt/queue-worker"
 
 
 class QueueWorkerFleet(Construct):
-    """Auto Scaling group of queue workers, scaled on queue depth.
+    """Auto Scaling group of queue workers: consumers scaled on queue depth, or producers on CPU.
 
     Attributes: `auto_scaling_group`, `role`, `security_group` (allow it to reach your database),
     `log_group`, `scaling_policies`.
 
     Props:
         vpc: the VPC to run in.
-        queue: the queue the workers consume (they get receive/delete/change-visibility on it).
+        queue: the queue the workers consume (receive/delete/change-visibility) or, with `queue_access="send"`, send to.
+        queue_access: `consume` (a consumer fleet) or `send` (a producer fleet: send-only, needs `scaling="cpu"` or `"none"`).
         code_path: folder with the worker package and a `requirements.txt`, shipped as an asset.
         module: Python module the service runs with `python -m`.
         environment: extra environment variables for the worker (QUEUE_URL and AWS_REGION are set).
@@ -62,10 +71,11 @@ class QueueWorkerFleet(Construct):
         instance_type: a Graviton (arm64) type; default t4g.micro.
         min_capacity: fewest instances; 0 lets an empty queue cost nothing.
         max_capacity: most instances: the ceiling on database write load.
-        scaling: `step` (on visible messages) or `backlog_per_instance` (target tracking, metric math).
+        scaling: `step` (on visible messages), `backlog_per_instance` (target tracking, metric math), `cpu` (target tracking on average CPU) or `none` (capacity set by hand).
         scale_out_steps: (visible messages at least, instances to add) pairs, thresholds rising.
         scale_in_after: whole minutes with nothing visible before the fleet is halved.
         target_backlog_per_instance: `backlog_per_instance` target: acceptable latency / seconds per message.
+        target_cpu_utilization: `cpu` target: the average CPU percent (10..90) the group is sized to.
         instance_warmup: time before a new instance counts toward metrics and health.
         shutdown_grace: SIGTERM-to-kill time for the worker to finish in-flight batches (1..300 s).
         notifications_topic: SNS topic for launch/terminate notifications.
@@ -83,6 +93,7 @@ class QueueWorkerFleet(Construct):
         queue: sqs.IQueue,
         code_path: str,
         module: str,
+        queue_access: str = "consume",
         environment: Mapping[str, str] | None = None,
         vpc_subnets: ec2.SubnetSelection | None = None,
         instance_type: ec2.InstanceType | None = None,
@@ -92,6 +103,7 @@ class QueueWorkerFleet(Construct):
         scale_out_steps: Sequence[tuple[int, int]] = ((1, 1), (100, 2), (500, 4)),
         scale_in_after: Duration = Duration.minutes(5),
         target_backlog_per_instance: int = 500,
+        target_cpu_utilization: int = 60,
         instance_warmup: Duration = Duration.minutes(3),
         shutdown_grace: Duration = Duration.seconds(30),
         notifications_topic: sns.ITopic | None = None,
@@ -104,6 +116,7 @@ class QueueWorkerFleet(Construct):
         _validate(
             code_path=code_path,
             module=module,
+            queue_access=queue_access,
             instance_type=instance_type,
             min_capacity=min_capacity,
             max_capacity=max_capacity,
@@ -111,6 +124,7 @@ class QueueWorkerFleet(Construct):
             scale_out_steps=scale_out_steps,
             scale_in_after=scale_in_after,
             target_backlog_per_instance=target_backlog_per_instance,
+            target_cpu_utilization=target_cpu_utilization,
             shutdown_grace=shutdown_grace,
         )
         service = _service_name(id_)
@@ -126,7 +140,7 @@ class QueueWorkerFleet(Construct):
             self,
             "InstanceRole",
             assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
-            description="Queue worker instances: consume the queue, ship logs, Session Manager",
+            description=f"Queue worker instances: {queue_access} the queue, ship logs, Session Manager",
         )
         # Session Manager instead of SSH, with only what its agent needs
         # (https://docs.aws.amazon.com/systems-manager/latest/userguide/getting-started-create-iam-instance-profile.html).
@@ -145,7 +159,27 @@ class QueueWorkerFleet(Construct):
                 resources=["*"],
             )
         )
-        queue.grant_consume_messages(self.role)
+        if queue_access == "send":
+            # SendMessage only, and on an encrypted queue the two key actions a producer needs,
+            # usable only through SQS (CDK's grant_send_messages adds queue reads and
+            # kms:Encrypt/ReEncrypt*).
+            self.role.add_to_policy(
+                iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[queue.queue_arn])
+            )
+            if queue.encryption_master_key is not None:
+                self.role.add_to_policy(
+                    iam.PolicyStatement(
+                        actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                        resources=[queue.encryption_master_key.key_arn],
+                        conditions={
+                            "StringEquals": {
+                                "kms:ViaService": f"sqs.{Stack.of(self).region}.amazonaws.com"
+                            }
+                        },
+                    )
+                )
+        else:
+            queue.grant_consume_messages(self.role)
         self.log_group.grant_write(self.role)
         self.log_group.grant(self.role, "logs:DescribeLogStreams")  # the CloudWatch agent's check
 
@@ -276,10 +310,18 @@ class QueueWorkerFleet(Construct):
             self.scaling_policies = self._step_scaling(
                 queue, scale_out_steps, scale_in_after, instance_warmup
             )
-        else:
+        elif scaling == "backlog_per_instance":
             self.scaling_policies = [
                 self._backlog_tracking(queue, target_backlog_per_instance, instance_warmup)
             ]
+        elif scaling == "cpu":
+            self.scaling_policies = [
+                self.auto_scaling_group.scale_on_cpu_utilization(
+                    "CpuTracking", target_utilization_percent=target_cpu_utilization
+                )
+            ]
+        else:
+            self.scaling_policies = []
 
     def _step_scaling(self, queue, scale_out_steps, scale_in_after, warmup):
         """Scale out in steps on visible messages; halve the fleet once nothing waits."""
@@ -393,6 +435,7 @@ def _validate(
     *,
     code_path,
     module,
+    queue_access,
     instance_type,
     min_capacity,
     max_capacity,
@@ -400,6 +443,7 @@ def _validate(
     scale_out_steps,
     scale_in_after,
     target_backlog_per_instance,
+    target_cpu_utilization,
     shutdown_grace,
 ) -> None:
     """Fail synth with a message naming the prop, its value and the rule."""
@@ -423,6 +467,16 @@ def _validate(
         )
     if scaling not in SCALING_MODES:
         raise ValueError(f"{name}.scaling: {scaling!r} is not one of {', '.join(SCALING_MODES)}")
+    if queue_access not in QUEUE_ACCESS:
+        raise ValueError(
+            f"{name}.queue_access: {queue_access!r} is not one of {', '.join(QUEUE_ACCESS)}"
+        )
+    if queue_access == "send" and scaling not in ("cpu", "none"):
+        raise ValueError(
+            f"{name}.scaling: {scaling!r} with queue_access='send' would scale producers on the "
+            "backlog they create, adding producers as consumers fall behind; a producer fleet "
+            "scales on its own load (scaling='cpu') or is sized by hand (scaling='none')"
+        )
     if scaling == "step":
         thresholds = [t for t, _ in scale_out_steps]
         if not scale_out_steps or thresholds[0] < 1 or thresholds != sorted(set(thresholds)):
@@ -441,12 +495,22 @@ def _validate(
                 "from 1 to 60; SQS metrics arrive once a minute (https://docs.aws.amazon.com/"
                 "AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-monitoring-using-cloudwatch.html)"
             )
-    elif min_capacity < 1:
+    elif scaling == "backlog_per_instance" and min_capacity < 1:
         raise ValueError(
             f"{name}.min_capacity: 0 with scaling='backlog_per_instance' cannot work; backlog "
             "per instance divides by the in-service count, which is undefined at zero "
             "instances, so target tracking would never scale out from zero (use min 1, or "
             "step scaling)"
+        )
+    elif scaling == "cpu" and min_capacity < 1:
+        raise ValueError(
+            f"{name}.min_capacity: 0 with scaling='cpu' cannot work; with no instance there is "
+            "no CPU metric, so target tracking would never scale out from zero (use min 1)"
+        )
+    if not 10 <= target_cpu_utilization <= 90:
+        raise ValueError(
+            f"{name}.target_cpu_utilization: {target_cpu_utilization} is outside 10..90 percent; "
+            "lower wastes instances, higher leaves no headroom while new ones boot"
         )
     if target_backlog_per_instance < 1:
         raise ValueError(

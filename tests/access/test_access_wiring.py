@@ -35,6 +35,7 @@ MINIMUM_REQUESTS = {
     "PaymentLedger": 80,
     "UploadProcessing": 80,
     "UsageMetering": 50,
+    "LogPipeline": 80,
 }
 
 

@@ -21,7 +21,7 @@ def template(synthesized_app, request):
 
 
 def test_the_batcher_runs_every_five_minutes_one_run_at_a_time(template):
-    rule = single(template, "AWS::Events::Rule")
+    rule = single(template, "AWS::Events::Rule", lambda p: "ScheduleExpression" in p)
     assert rule["ScheduleExpression"] == "rate(5 minutes)"
     assert rule["Targets"][0]["RetryPolicy"] == {
         "MaximumRetryAttempts": 0,
@@ -36,7 +36,7 @@ def test_the_batcher_runs_every_five_minutes_one_run_at_a_time(template):
 def test_a_run_that_never_starts_lands_in_an_alarmed_queue(template):
     """cfn-lint-serverless's two findings on this stack: the schedule's target had no DLQ and
     the asynchronous invocation no EventInvokeConfig. A missed run is now kept and alarmed."""
-    rule = single(template, "AWS::Events::Rule")
+    rule = single(template, "AWS::Events::Rule", lambda p: "ScheduleExpression" in p)
     missed = rule["Targets"][0]["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
     invoke = single(template, "AWS::Lambda::EventInvokeConfig")
     assert invoke["MaximumRetryAttempts"] == 0 and invoke["MaximumEventAgeInSeconds"] == 300

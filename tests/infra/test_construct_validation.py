@@ -130,7 +130,7 @@ def test_rest_api_to_queue_rejects(stack, queue, props, message):
             {"min_capacity": 3, "max_capacity": 2},
             r"max_capacity: 2 must be at least 1 and at least min_capacity \(3\)",
         ),
-        ({"scaling": "cpu"}, r"scaling: 'cpu' is not one of step, backlog_per_instance"),
+        ({"scaling": "memory"}, r"scaling: 'memory' is not one of step, backlog_per_instance, cpu"),
         (
             {"scale_out_steps": ((10, 1), (5, 2))},
             r"scale_out_steps: thresholds \[10, 5\] must start at 1 or more and rise",

@@ -15,7 +15,14 @@ from infra_support import (
     queue_rule_errors,
 )
 
-STACKS = ("WriteBuffer", "OrderFanOut", "PaymentLedger", "UploadProcessing", "UsageMetering")
+STACKS = (
+    "WriteBuffer",
+    "OrderFanOut",
+    "PaymentLedger",
+    "UploadProcessing",
+    "UsageMetering",
+    "LogPipeline",
+)
 
 
 @pytest.mark.parametrize("profile", PROFILE_NAMES)

@@ -1,0 +1,141 @@
+"""The log archiver on moto's SQS and S3: objects per flush, delete after write, DLQ, drain."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import signal
+
+import pytest
+from log_archiver.archiver import COUNTERS, Archiver
+from log_archiver.config import ConfigError, load_config
+from pipeline_runtime.runtime import Metrics
+from pipeline_support import final_totals, start_program, wait_until
+
+pytestmark = pytest.mark.engines
+
+
+def envelopes(count: int, shipper: str = "web-1/run") -> list[dict]:
+    return [
+        {"shipper": shipper, "seq": n, "lines": [f"line {n}.{i}" for i in range(3)]}
+        for n in range(count)
+    ]
+
+
+@contextlib.contextmanager
+def archiver(pipeline, **env):
+    settings = {
+        "VISIBILITY_TIMEOUT_SECONDS": 30,
+        "FLUSH_SECONDS": 0.3,
+        "INSTANCE_ID": "i-test",
+        **env,
+    }
+    config = load_config(pipeline.environment(**settings))
+    metrics = Metrics(config.metrics_namespace, COUNTERS, stream=io.StringIO())
+    running = Archiver(config, pipeline.sqs, pipeline.s3, metrics)
+    running.start()
+    try:
+        yield metrics
+    finally:
+        running.stop(5)
+
+
+def test_messages_become_gzip_objects_partitioned_by_hour_and_are_deleted_after(pipeline):
+    pipeline.send_envelopes(envelopes(40))
+    with archiver(pipeline) as metrics:
+        wait_until(
+            lambda: metrics.totals()["Messages"] == 40,
+            what=f"40 archived messages {metrics.totals()}",
+        )
+    objects = pipeline.objects()
+    assert objects and all(
+        re.fullmatch(
+            r"raw/dt=\d{4}-\d\d-\d\d/hour=\d\d/\d{8}T\d{6}Z-i-test-[0-9a-f]{8}\.jsonl\.gz", key
+        )
+        for key in objects
+    )
+    records = [r for rs in objects.values() for r in rs]
+    assert sorted(r["line"] for r in records) == sorted(
+        f"line {n}.{i}" for n in range(40) for i in range(3)
+    )
+    assert {(r["shipper"], r["seq"], r["i"]) for r in records} == {
+        ("web-1/run", n, i) for n in range(40) for i in range(3)
+    }
+    assert pipeline.depth() == 0  # deleted, after the write
+    assert len(objects) < 40  # many messages to an object, not one each
+
+
+@pytest.mark.queue(visibility=1, max_receives=2)
+def test_a_malformed_message_reaches_the_dlq_and_the_rest_are_archived(pipeline):
+    pipeline.send_envelopes(envelopes(5))
+    pipeline.sqs.send_message(QueueUrl=pipeline.queue_url, MessageBody='{"not": "an envelope"}')
+    with archiver(pipeline, VISIBILITY_TIMEOUT_SECONDS=2, FLUSH_SECONDS=0.2) as metrics:
+        wait_until(
+            lambda: pipeline.depth(pipeline.dlq_url) == 1, what="the malformed message in the DLQ"
+        )
+        wait_until(lambda: metrics.totals()["Messages"] == 5, what="the 5 good messages archived")
+    assert metrics.totals()["Malformed"] >= 1
+    assert sum(len(rs) for rs in pipeline.objects().values()) == 15
+
+
+def test_a_bucket_refusing_writes_keeps_the_buffer_and_loses_nothing(pipeline):
+    """A real S3 error (the bucket is not there yet): the write is retried with backoff, the
+    messages stay hidden meanwhile, and once the bucket exists they are written and deleted."""
+    late = pipeline.bucket + "-late"
+    pipeline.send_envelopes(envelopes(10))
+    pipeline.bucket = late
+    with archiver(pipeline) as metrics:
+        wait_until(lambda: metrics.totals()["WriteFailures"] >= 1, what="a refused write")
+        pipeline.s3.create_bucket(Bucket=late)
+        wait_until(
+            lambda: metrics.totals()["Messages"] == 10,
+            timeout=20,
+            what="the write after the bucket appears",
+        )
+    assert sum(len(rs) for rs in pipeline.objects().values()) == 30
+    assert pipeline.depth() == 0
+
+
+def test_visibility_must_outlast_two_flushes():
+    with pytest.raises(
+        ConfigError, match=r"VISIBILITY_TIMEOUT_SECONDS: 60 is less than 2 x FLUSH_SECONDS \(60.0\)"
+    ):
+        load_config(
+            {
+                "QUEUE_URL": "q",
+                "ARCHIVE_BUCKET": "b",
+                "VISIBILITY_TIMEOUT_SECONDS": "60",
+                "FLUSH_SECONDS": "60",
+            }
+        )
+    with pytest.raises(ConfigError, match="ARCHIVE_BUCKET: required"):
+        load_config({"QUEUE_URL": "q"})
+
+
+def test_sigterm_writes_the_buffer_then_exits_zero(pipeline):
+    """Scale-in: the archiver holds a minute's buffer; SIGTERM writes and deletes it at once."""
+    pipeline.send_envelopes(envelopes(20))
+    process = start_program(
+        "log_archiver",
+        pipeline.environment(
+            FLUSH_SECONDS=60, VISIBILITY_TIMEOUT_SECONDS=180, SHUTDOWN_GRACE_SECONDS=10
+        ),
+    )
+
+    def held() -> int:
+        return int(
+            pipeline.sqs.get_queue_attributes(
+                QueueUrl=pipeline.queue_url,
+                AttributeNames=["ApproximateNumberOfMessagesNotVisible"],
+            )["Attributes"]["ApproximateNumberOfMessagesNotVisible"]
+        )
+
+    wait_until(lambda: held() == 20, what="the archiver holding every message in its buffer")
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=30)
+
+    assert process.returncode == 0, output[-2000:]
+    assert final_totals(output, "archiver stopped")["Messages"] == 20
+    assert sum(len(rs) for rs in pipeline.objects().values()) == 60
+    assert pipeline.depth() == 0
