@@ -79,11 +79,17 @@ SANDBOX = Profile(
             "https://aws.amazon.com/vpc/pricing/); their security group admits no inbound "
             "traffic at all. Production runs them in private subnets behind NAT.",
             "AWS-managed keys": "Queues use SQS-managed encryption, tables DynamoDB's AWS-owned "
-            "key, buckets S3-managed keys and the database the aws/rds key: encrypted at rest, "
-            "under key policies AWS controls, at no key cost (a customer-managed key is $1/month, "
-            "https://aws.amazon.com/kms/pricing/). Alarm topics keep a customer-managed key "
-            "because CloudWatch cannot publish to a topic under aws/sns. Production uses "
-            "customer-managed, rotating keys with auditable policies.",
+            "key, buckets S3-managed keys, event topics the aws/sns key and the database the "
+            "aws/rds key: encrypted at rest, under key policies AWS controls, at no key cost (a "
+            "customer-managed key is $1/month, https://aws.amazon.com/kms/pricing/). Production "
+            "uses customer-managed, rotating keys with auditable policies.",
+            "unencrypted alarm topics": "Alarm topics are not encrypted: CloudWatch cannot "
+            "publish to a topic under the AWS-managed aws/sns key, and a customer-managed key "
+            "for each stack's alarm topic would cost $1/month a stack "
+            "(https://aws.amazon.com/kms/pricing/) to protect alarm names, states and metric "
+            "values, no business data. The topics stay TLS-only, and their policy lets only "
+            "this account's alarms publish. Production encrypts them with a customer-managed "
+            "key.",
             "single-AZ database": "One Aurora Serverless v2 instance, no reader in a second AZ: "
             "it pauses at 0 ACUs when idle and bills only its storage, and the queue buffers "
             "writes through an outage, a resume or a failover. Production is Multi-AZ.",

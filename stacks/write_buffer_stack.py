@@ -22,7 +22,6 @@ from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 from queue_patterns import (
-    AlarmTopic,
     AuroraPostgresDatabase,
     PostgresDatabase,
     QueueAlarms,
@@ -33,7 +32,7 @@ from queue_patterns import (
     WorkerNetwork,
 )
 
-from stacks.keys import logs_key, messaging_key
+from stacks.keys import alarm_topic, logs_key, messaging_key
 from stacks.nag_acknowledgments import acknowledge_write_buffer
 from stacks.profiles import Profile
 from stacks.profiles import log_retention as profile_log_retention
@@ -121,8 +120,8 @@ class WriteBufferStack(cdk.Stack):
             log_encryption_key=log_key,
             removal_policy=removal,
         )
-        alarms_topic = AlarmTopic(
-            self, "Alarms", auto_scaling_notifications=True, key_removal_policy=removal
+        alarms_topic = alarm_topic(
+            self, "Alarms", profile, removal, auto_scaling_notifications=True
         )
 
         orders = QueueWithDeadLetter(
