@@ -12,6 +12,10 @@ from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
+from queue_patterns import AlarmTopic
+
+from stacks.nag_acknowledgments import acknowledge_findings
+from stacks.profiles import Profile
 
 
 def pending_window(removal: RemovalPolicy) -> Duration:
@@ -61,3 +65,37 @@ def logs_key(scope: Construct, id_: str, removal: RemovalPolicy) -> kms.Key:
         )
     )
     return key
+
+
+def topic_key(
+    scope: Construct, id_: str, purpose: str, removal: RemovalPolicy, profile: Profile
+) -> kms.IKey:
+    """The key of an event topic that this account's own code publishes to: a rotating
+    customer-managed key in production; the AWS-managed aws/sns key in a sandbox, which SNS uses
+    for any publisher of this account at no key charge (only AWS services that publish, such
+    as CloudWatch alarms, need a customer-managed key:
+    https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services)."""
+    if profile.customer_managed_keys:
+        return messaging_key(scope, id_, purpose, removal)
+    return kms.Alias.from_alias_name(scope, id_, "alias/aws/sns")
+
+
+def alarm_topic(
+    scope: Construct, id_: str, profile: Profile, removal: RemovalPolicy, **props
+) -> AlarmTopic:
+    """The stack's alarm topic: encrypted with its own customer-managed key in production,
+    unencrypted in a sandbox (the profile's trade-off says why)."""
+    topic = AlarmTopic(
+        scope,
+        id_,
+        encrypted=profile.customer_managed_keys,
+        key_removal_policy=removal,
+        **props,
+    )
+    if not profile.customer_managed_keys:
+        acknowledge_findings(
+            scope,
+            f"{id_}/Topic",
+            {"AwsSolutions-SNS2": profile.trade_offs["unencrypted alarm topics"]},
+        )
+    return topic

@@ -34,7 +34,6 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 from queue_patterns import (
-    AlarmTopic,
     QueueAlarms,
     QueueDashboard,
     QueueWithDeadLetter,
@@ -42,7 +41,7 @@ from queue_patterns import (
     WorkerNetwork,
 )
 
-from stacks.keys import logs_key, messaging_key
+from stacks.keys import alarm_topic, logs_key, messaging_key
 from stacks.nag_acknowledgments import acknowledge_log_pipeline
 from stacks.private_buckets import PrivateBuckets
 from stacks.profiles import Profile
@@ -97,9 +96,7 @@ class LogPipelineStack(cdk.Stack):
         )
         # Both fleets report launches and terminations here, through Auto Scaling's
         # service-linked role, which must be let into the topic's key.
-        alarms = AlarmTopic(
-            self, "Alarms", auto_scaling_notifications=True, key_removal_policy=removal
-        )
+        alarms = alarm_topic(self, "Alarms", profile, removal, auto_scaling_notifications=True)
 
         self.log_lines = QueueWithDeadLetter(
             self,

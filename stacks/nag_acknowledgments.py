@@ -31,6 +31,11 @@ def singleton_id(stack: cdk.Stack, prefix: str) -> str:
 
 def acknowledge_write_buffer(stack: cdk.Stack, profile: Profile) -> None:
     """The accepted findings of `WriteBufferStack`."""
+    database = (
+        "Database/Cluster"
+        if profile.database_engine == "aurora-serverless"
+        else "Database/Instance"
+    )
     acknowledge_findings(
         stack,
         "Frontend/Api/CloudWatchRole",
@@ -53,7 +58,7 @@ def acknowledge_write_buffer(stack: cdk.Stack, profile: Profile) -> None:
     )
     acknowledge_findings(
         stack,
-        "Database/Instance",
+        database,
         {
             "AwsSolutions-RDS11": "A non-default port is obscurity, not access control: the database is in isolated "
             "subnets and its security group admits only the workers' security group.",
@@ -79,18 +84,10 @@ def acknowledge_write_buffer(stack: cdk.Stack, profile: Profile) -> None:
                 "AwsSolutions-APIG3": profile.trade_offs["no web ACL"],
             },
         )
-    if not profile.rotate_database_secret:
-        acknowledge_findings(
-            stack,
-            "Database/Instance/Secret",
-            {
-                "AwsSolutions-SMG4": profile.trade_offs["no secret rotation"],
-            },
-        )
     if not profile.multi_az:
         acknowledge_findings(
             stack,
-            "Database/Instance",
+            database,
             {
                 "AwsSolutions-RDS3": profile.trade_offs["single-AZ database"],
             },
@@ -98,7 +95,7 @@ def acknowledge_write_buffer(stack: cdk.Stack, profile: Profile) -> None:
     if not profile.deletion_protection:
         acknowledge_findings(
             stack,
-            "Database/Instance",
+            database,
             {
                 "AwsSolutions-RDS10": profile.trade_offs["no deletion protection"],
             },

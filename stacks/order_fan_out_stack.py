@@ -26,10 +26,10 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
-from queue_patterns import AlarmTopic, LambdaQueueConsumer, QueueAlarms, QueueWithDeadLetter
+from queue_patterns import LambdaQueueConsumer, QueueAlarms, QueueWithDeadLetter
 from queue_patterns.lambda_queue_consumer import RUNTIME
 
-from stacks.keys import logs_key, messaging_key
+from stacks.keys import alarm_topic, logs_key, messaging_key, topic_key
 from stacks.nag_acknowledgments import acknowledge_fan_out
 from stacks.powertools_layer import powertools_layer
 from stacks.profiles import Profile
@@ -72,7 +72,9 @@ class OrderFanOutStack(cdk.Stack):
         super().__init__(scope, id_, **kwargs)
         removal = RemovalPolicy.RETAIN if profile.retain_data else RemovalPolicy.DESTROY
         retention = profile_log_retention(profile)
-        topic_key = messaging_key(self, "TopicKey", "order events in the orders topic", removal)
+        events_key = topic_key(
+            self, "TopicKey", "order events in the orders topic", removal, profile
+        )
         # SQS-managed encryption in a sandbox; in production a key whose policy CDK extends to
         # let this topic (and only it) deliver into the queues.
         queue_key = (
@@ -80,11 +82,15 @@ class OrderFanOutStack(cdk.Stack):
             if profile.customer_managed_keys
             else None
         )
-        alarms = AlarmTopic(self, "Alarms", key_removal_policy=removal)
+        alarms = alarm_topic(self, "Alarms", profile, removal)
         log_key = logs_key(self, "LogsKey", removal) if profile.customer_managed_keys else None
 
         self.topic = sns.Topic(
-            self, "OrdersTopic", master_key=topic_key, enforce_ssl=True, display_name="Order events"
+            self,
+            "OrdersTopic",
+            master_key=events_key,
+            enforce_ssl=True,
+            display_name="Order events",
         )
         delivery_failures = subscription_dead_letter(
             self, fifo=False, key=queue_key, removal=removal, alarm_topic=alarms.topic

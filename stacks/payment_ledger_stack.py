@@ -20,9 +20,9 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
-from queue_patterns import AlarmTopic, LambdaQueueConsumer, QueueAlarms, QueueWithDeadLetter
+from queue_patterns import LambdaQueueConsumer, QueueAlarms, QueueWithDeadLetter
 
-from stacks.keys import logs_key, messaging_key
+from stacks.keys import alarm_topic, logs_key, messaging_key, topic_key
 from stacks.nag_acknowledgments import acknowledge_payment_ledger
 from stacks.powertools_layer import powertools_layer
 from stacks.profiles import Profile
@@ -41,13 +41,15 @@ class PaymentLedgerStack(cdk.Stack):
     def __init__(self, scope: Construct, id_: str, *, profile: Profile, **kwargs) -> None:
         super().__init__(scope, id_, **kwargs)
         removal = RemovalPolicy.RETAIN if profile.retain_data else RemovalPolicy.DESTROY
-        topic_key = messaging_key(self, "TopicKey", "payment events in the FIFO topic", removal)
+        events_key = topic_key(
+            self, "TopicKey", "payment events in the FIFO topic", removal, profile
+        )
         queue_key = (
             messaging_key(self, "QueueKey", "payment events in the ledger queue and table", removal)
             if profile.customer_managed_keys
             else None
         )
-        alarms = AlarmTopic(self, "Alarms", key_removal_policy=removal)
+        alarms = alarm_topic(self, "Alarms", profile, removal)
         log_key = logs_key(self, "LogsKey", removal) if profile.customer_managed_keys else None
 
         self.topic = sns.Topic(
@@ -55,7 +57,7 @@ class PaymentLedgerStack(cdk.Stack):
             "PaymentEventsTopic",
             fifo=True,
             content_based_deduplication=True,
-            master_key=topic_key,
+            master_key=events_key,
             enforce_ssl=True,
             display_name="Payment events (ordered per order)",
         )

@@ -24,8 +24,15 @@ class Profile:
     # Compute and database sizes.
     worker_instance_type: str
     worker_max_capacity: int
+    # The write buffer's database: "aurora-serverless" (AuroraPostgresDatabase: ACUs between a
+    # minimum and a maximum, paused at a minimum of 0 after `database_auto_pause_minutes` without
+    # a connection) or "rds-instance" (PostgresDatabase: an instance class and gp3 storage).
+    database_engine: str
     database_instance_type: str
     database_allocated_storage_gib: int
+    database_min_capacity: float
+    database_max_capacity: float
+    database_auto_pause_minutes: int
     multi_az: bool
     deletion_protection: bool
     backup_retention_days: int
@@ -37,8 +44,6 @@ class Profile:
     log_retention_days: int
     # Edge protection: a WAF web ACL costs ~$5/month plus per-rule fees.
     web_application_firewall: bool
-    # Database credentials rotation needs a rotation Lambda plus a Secrets Manager endpoint.
-    rotate_database_secret: bool
     # RDS Enhanced Monitoring (OS metrics every N seconds, 0 = off) bills CloudWatch Logs
     # ingestion of its metrics.
     database_monitoring_seconds: int
@@ -63,8 +68,12 @@ SANDBOX = Profile(
     max_azs=2,
     worker_instance_type="t4g.micro",
     worker_max_capacity=2,
-    database_instance_type="t4g.micro",
-    database_allocated_storage_gib=20,
+    database_engine="aurora-serverless",
+    database_instance_type="",
+    database_allocated_storage_gib=0,
+    database_min_capacity=0,
+    database_max_capacity=2,
+    database_auto_pause_minutes=5,
     multi_az=False,
     deletion_protection=False,
     backup_retention_days=1,
@@ -72,7 +81,6 @@ SANDBOX = Profile(
     customer_managed_keys=False,
     log_retention_days=7,
     web_application_firewall=False,
-    rotate_database_secret=False,
     database_monitoring_seconds=0,
     log_source="generate",
     log_lines_per_second=50,
@@ -86,14 +94,20 @@ SANDBOX = Profile(
             "https://aws.amazon.com/vpc/pricing/); their security group admits no inbound "
             "traffic at all. Production runs them in private subnets behind NAT.",
             "AWS-managed keys": "Queues use SQS-managed encryption, tables DynamoDB's AWS-owned "
-            "key, buckets S3-managed keys and the database the aws/rds key: encrypted at rest, "
-            "under key policies AWS controls, at no key cost (a customer-managed key is $1/month, "
-            "https://aws.amazon.com/kms/pricing/). Alarm topics keep a customer-managed key "
-            "because CloudWatch cannot publish to a topic under aws/sns. Production uses "
-            "customer-managed, rotating keys with auditable policies.",
-            "single-AZ database": "A single-AZ instance costs half of Multi-AZ for a stack that "
-            "lives for hours; the queue buffers writes through an outage or a reboot. Production "
-            "is Multi-AZ.",
+            "key, buckets S3-managed keys, event topics the aws/sns key and the database the "
+            "aws/rds key: encrypted at rest, under key policies AWS controls, at no key cost (a "
+            "customer-managed key is $1/month, https://aws.amazon.com/kms/pricing/). Production "
+            "uses customer-managed, rotating keys with auditable policies.",
+            "unencrypted alarm topics": "Alarm topics are not encrypted: CloudWatch cannot "
+            "publish to a topic under the AWS-managed aws/sns key, and a customer-managed key "
+            "for each stack's alarm topic would cost $1/month a stack "
+            "(https://aws.amazon.com/kms/pricing/) to protect alarm names, states and metric "
+            "values, no business data. The topics stay TLS-only, and their policy lets only "
+            "this account's alarms publish. Production encrypts them with a customer-managed "
+            "key.",
+            "single-AZ database": "One Aurora Serverless v2 instance, no reader in a second AZ: "
+            "it pauses at 0 ACUs when idle and bills only its storage, and the queue buffers "
+            "writes through an outage, a resume or a failover. Production is Multi-AZ.",
             "no deletion protection": "`cdk destroy` must remove everything it created. "
             "Production enables deletion protection and retains its data.",
             "no versioning": "Result buckets are not versioned: a sandbox's outputs are "
@@ -102,8 +116,6 @@ SANDBOX = Profile(
             "no web ACL": "A WAF web ACL costs ~$5/month plus per-rule fees "
             "(https://aws.amazon.com/waf/pricing/); IAM authorization and stage throttling still "
             "apply. Production attaches one, with logging.",
-            "no secret rotation": "Rotation needs a rotation Lambda in subnets with a route to "
-            "Secrets Manager (NAT), which the sandbox omits; production rotates every 30 days.",
         }
     ),
 )
@@ -114,8 +126,14 @@ PRODUCTION = Profile(
     max_azs=2,
     worker_instance_type="c7g.large",
     worker_max_capacity=10,
+    # A provisioned Multi-AZ instance: the write buffer flattens the database's load, and a flat
+    # load is where an instance is cheapest per unit of work (README, "What it costs").
+    database_engine="rds-instance",
     database_instance_type="m7g.large",
     database_allocated_storage_gib=100,
+    database_min_capacity=0,
+    database_max_capacity=0,
+    database_auto_pause_minutes=0,
     multi_az=True,
     deletion_protection=True,
     backup_retention_days=14,
@@ -123,7 +141,6 @@ PRODUCTION = Profile(
     customer_managed_keys=True,
     log_retention_days=365,
     web_application_firewall=True,
-    rotate_database_secret=True,
     database_monitoring_seconds=60,
     log_source="/var/log/app/access.log",
     log_lines_per_second=0,

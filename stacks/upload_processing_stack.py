@@ -25,9 +25,9 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
-from queue_patterns import AlarmTopic, LambdaQueueConsumer, QueueAlarms, QueueWithDeadLetter
+from queue_patterns import LambdaQueueConsumer, QueueAlarms, QueueWithDeadLetter
 
-from stacks.keys import logs_key, messaging_key
+from stacks.keys import alarm_topic, logs_key, messaging_key
 from stacks.nag_acknowledgments import acknowledge_upload_processing
 from stacks.powertools_layer import powertools_layer
 from stacks.private_buckets import PrivateBuckets
@@ -56,7 +56,7 @@ class UploadProcessingStack(cdk.Stack):
             if profile.customer_managed_keys
             else (None, None)
         )
-        alarms = AlarmTopic(self, "Alarms", key_removal_policy=removal)
+        alarms = alarm_topic(self, "Alarms", profile, removal)
         log_key = logs_key(self, "LogsKey", removal) if profile.customer_managed_keys else None
 
         buckets = PrivateBuckets(self, "Buckets", profile=profile, key=bucket_key)

@@ -25,14 +25,13 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 from queue_patterns import (
-    AlarmTopic,
     EventRuleToQueue,
     QueueAlarms,
     QueueWithDeadLetter,
     ScheduledQueueWorker,
 )
 
-from stacks.keys import logs_key, messaging_key
+from stacks.keys import alarm_topic, logs_key, messaging_key
 from stacks.nag_acknowledgments import acknowledge_usage_metering
 from stacks.powertools_layer import powertools_layer
 from stacks.private_buckets import PrivateBuckets
@@ -91,7 +90,7 @@ class UsageMeteringStack(cdk.Stack):
             if profile.customer_managed_keys
             else (None, None)
         )
-        alarms = AlarmTopic(self, "Alarms", key_removal_policy=removal)
+        alarms = alarm_topic(self, "Alarms", profile, removal)
         log_key = logs_key(self, "LogsKey", removal) if profile.customer_managed_keys else None
 
         self.usage = QueueWithDeadLetter(

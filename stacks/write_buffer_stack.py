@@ -22,7 +22,7 @@ from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 from queue_patterns import (
-    AlarmTopic,
+    AuroraPostgresDatabase,
     PostgresDatabase,
     QueueAlarms,
     QueueDashboard,
@@ -32,7 +32,7 @@ from queue_patterns import (
     WorkerNetwork,
 )
 
-from stacks.keys import logs_key, messaging_key
+from stacks.keys import alarm_topic, logs_key, messaging_key
 from stacks.nag_acknowledgments import acknowledge_write_buffer
 from stacks.profiles import Profile
 from stacks.profiles import log_retention as profile_log_retention
@@ -78,6 +78,14 @@ DEAD_LETTER_RETENTION = Duration.days(14)
 MINUTE = Duration.minutes(1)
 # Where the workers put their embedded-metric-format counts (worker/README.md).
 WORKER_METRICS_NAMESPACE = "QueuePatterns/WriteBuffer"
+DATABASE_NAME = "orders"
+# The database role the workers log in as (IAM authentication): INSERT and SELECT on orders.
+WRITER_USER = "order_writer"
+# The RDS CA bundle for every Region, which verify-full checks the server against
+# (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.SSL.html#UsingWithRDS.SSL.CertificatesAllRegions),
+# fetched at boot over HTTPS; nothing is downloaded at synth.
+RDS_CA_BUNDLE = "rds-global-bundle.pem"
+RDS_CA_BUNDLE_URL = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
 
 
 class WriteBufferStack(cdk.Stack):
@@ -115,8 +123,8 @@ class WriteBufferStack(cdk.Stack):
             log_encryption_key=log_key,
             removal_policy=removal,
         )
-        alarms_topic = AlarmTopic(
-            self, "Alarms", auto_scaling_notifications=True, key_removal_policy=removal
+        alarms_topic = alarm_topic(
+            self, "Alarms", profile, removal, auto_scaling_notifications=True
         )
 
         orders = QueueWithDeadLetter(
@@ -139,27 +147,13 @@ class WriteBufferStack(cdk.Stack):
             log_encryption_key=log_key,
             removal_policy=removal,
         )
-        database = PostgresDatabase(
-            self,
-            "Database",
-            vpc=network.vpc,
-            database_name="orders",
-            instance_type=ec2.InstanceType(profile.database_instance_type),
-            allocated_storage_gib=profile.database_allocated_storage_gib,
-            multi_az=profile.multi_az,
-            deletion_protection=profile.deletion_protection,
-            backup_retention=Duration.days(profile.backup_retention_days),
-            storage_encryption_key=database_key,
-            performance_insights=profile.customer_managed_keys,
-            monitoring_interval=Duration.seconds(profile.database_monitoring_seconds)
-            if profile.database_monitoring_seconds
-            else None,
-            rotate_secret=profile.rotate_database_secret,
-            rotation_subnets=network.worker_subnets if profile.rotate_database_secret else None,
-            log_retention=log_retention,
-            log_encryption_key=log_key,
-            removal_policy=removal if profile.retain_data else RemovalPolicy.DESTROY,
-        )
+        database = _database(self, profile, network, database_key, log_key, log_retention, removal)
+        database_env = {
+            "DATABASE_HOST": database.endpoint_address,
+            "DATABASE_PORT": "5432",
+            "DATABASE_NAME": DATABASE_NAME,
+            "DATABASE_CA_BUNDLE": "{worker_home}/" + RDS_CA_BUNDLE,
+        }
         workers = QueueWorkerFleet(
             self,
             "Workers",
@@ -169,7 +163,10 @@ class WriteBufferStack(cdk.Stack):
             code_path=str(WORKER_CODE),
             module="write_buffer_worker",
             environment={
-                "DATABASE_SECRET_ARN": database.secret.secret_arn,
+                # The worker logs in as its own role with IAM tokens; it never sees the master
+                # secret, which only the schema step below reads.
+                "DATABASE_IAM_USER": WRITER_USER,
+                **database_env,
                 "VISIBILITY_TIMEOUT_SECONDS": str(int(VISIBILITY_TIMEOUT.to_seconds())),
                 "RECEIVE_LOOPS": str(RECEIVE_LOOPS),
                 "MAX_WRITES_PER_SECOND": str(WRITES_PER_SECOND),
@@ -185,14 +182,24 @@ class WriteBufferStack(cdk.Stack):
             log_retention=log_retention,
             log_encryption_key=log_key,
             removal_policy=removal,
+            # The schema step: the orders table and the worker's role, once per boot, with the
+            # master secret (README, "Who runs the schema step").
+            setup_module="write_buffer_worker.schema",
+            setup_environment={
+                "DATABASE_SECRET_ARN": database.secret.secret_arn,
+                "DATABASE_WRITER_USER": WRITER_USER,
+                **database_env,
+            },
+            boot_downloads={RDS_CA_BUNDLE: RDS_CA_BUNDLE_URL},
         )
-        # Fails synth if the whole fleet's pools would not fit the instance's max_connections.
+        # Fails synth if the whole fleet's pools would not fit the database's max_connections.
         database.allow_from(
             workers.security_group,
             "Write-buffer workers",
             max_connections=profile.worker_max_capacity * RECEIVE_LOOPS,
         )
-        database.secret.grant_read(workers.role)
+        database.grant_connect(workers.role, WRITER_USER)
+        database.secret.grant_read(workers.role)  # the schema step's, at boot
 
         QueueAlarms(
             self,
@@ -243,9 +250,13 @@ class WriteBufferStack(cdk.Stack):
                     width=8,
                 ),
                 cloudwatch.GraphWidget(
-                    title="Database: connections and CPU",
-                    left=[database.instance.metric_database_connections(period=MINUTE)],
-                    right=[database.instance.metric_cpu_utilization(period=MINUTE)],
+                    title="Database: connections and capacity",
+                    left=[database.metric_connections(period=MINUTE)],
+                    right=[
+                        database.metric_capacity(period=MINUTE)
+                        if isinstance(database, AuroraPostgresDatabase)
+                        else database.metric_cpu(period=MINUTE)
+                    ],
                     width=8,
                 ),
             ],
@@ -266,3 +277,40 @@ class WriteBufferStack(cdk.Stack):
             cdk.CfnOutput(self, name, value=value, description=description)
 
         acknowledge_write_buffer(self, profile)
+
+
+def _database(stack, profile, network, key, log_key, log_retention, removal):
+    """The orders database the profile asks for: Aurora Serverless v2 (pauses at 0 ACUs) or a
+    provisioned RDS instance."""
+    common = {
+        "vpc": network.vpc,
+        "database_name": DATABASE_NAME,
+        "deletion_protection": profile.deletion_protection,
+        "backup_retention": Duration.days(profile.backup_retention_days),
+        "storage_encryption_key": key,
+        "performance_insights": profile.customer_managed_keys,
+        "log_retention": log_retention,
+        "log_encryption_key": log_key,
+        "removal_policy": removal if profile.retain_data else RemovalPolicy.DESTROY,
+    }
+    if profile.database_engine == "aurora-serverless":
+        return AuroraPostgresDatabase(
+            stack,
+            "Database",
+            min_capacity=profile.database_min_capacity,
+            max_capacity=profile.database_max_capacity,
+            auto_pause_after=Duration.minutes(profile.database_auto_pause_minutes or 5),
+            readers=1 if profile.multi_az else 0,
+            **common,
+        )
+    return PostgresDatabase(
+        stack,
+        "Database",
+        instance_type=ec2.InstanceType(profile.database_instance_type),
+        allocated_storage_gib=profile.database_allocated_storage_gib,
+        multi_az=profile.multi_az,
+        monitoring_interval=Duration.seconds(profile.database_monitoring_seconds)
+        if profile.database_monitoring_seconds
+        else None,
+        **common,
+    )

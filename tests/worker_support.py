@@ -110,6 +110,7 @@ def consumer_in_process(lab: Lab, sqs_events: dict | None = None, **overrides):
         config.db_pool_size,
         connect_timeout=config.db_connect_timeout_seconds,
         statement_timeout=config.db_statement_timeout_seconds,
+        idle_seconds=config.db_idle_seconds,
     )
     store.ensure_schema()
     metrics = Metrics(config.metrics_namespace, stream=io.StringIO())

@@ -99,7 +99,16 @@ def write_buffer(e: Expect) -> list[Request]:
     worker = e.role("Workers/InstanceRole")
     api = e.role("Frontend/SendRole")
     queue, dead_letters = e.arn("Orders/Queue/Resource"), e.arn("Orders/DeadLetter/Resource")
-    secret = e.arn("Database/Instance/Secret/Resource")
+    database = e.template.at_path(
+        "Database/Cluster/Resource"
+        if e.has("Database/Cluster/Resource")
+        else "Database/Instance/Resource"
+    )
+    resource_id = e.template.get_att(
+        database.logical_id,
+        "DBClusterResourceId" if database.type == "AWS::RDS::DBCluster" else "DbiResourceId",
+    )
+    secret = e.template.get_att(database.logical_id, "MasterUserSecret.SecretArn")
     group = e.arn("Workers/Group/ASG")
     requests = []
     consume = "the worker drains the orders queue"
@@ -117,8 +126,32 @@ def write_buffer(e: Expect) -> list[Request]:
     requests += e.deny(
         "the worker does not read dead letters", worker, "sqs:ReceiveMessage", dead_letters
     )
+    # The worker logs in as its own database role with an IAM token, and as no other user.
+    dbuser = f"arn:aws:rds-db:{REGION}:{ACCOUNT}:dbuser:{resource_id}"
     requests += e.allow(
-        "the worker reads its database secret", worker, "secretsmanager:GetSecretValue", secret
+        "the worker logs in as the order_writer role (IAM authentication)",
+        worker,
+        "rds-db:connect",
+        f"{dbuser}/order_writer",
+    )
+    for user in ("app_admin", "postgres", "rdsadmin"):
+        requests += e.deny(
+            f"the worker logs in as no other database user: not {user}",
+            worker,
+            "rds-db:connect",
+            f"{dbuser}/{user}",
+        )
+    requests += e.deny(
+        "the worker logs in to no other database",
+        worker,
+        "rds-db:connect",
+        f"arn:aws:rds-db:{REGION}:{ACCOUNT}:dbuser:cluster-SOMEONEELSES/order_writer",
+    )
+    requests += e.allow(
+        "the schema step at boot reads the master secret RDS manages",
+        worker,
+        "secretsmanager:GetSecretValue",
+        secret,
     )
     other_secret = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:someone-elses-secret-AbCdEf"
     requests += e.deny(

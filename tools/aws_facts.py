@@ -54,6 +54,11 @@ RDS_CREATE_INSTANCE = (
 RDS_SUBNET_GROUP = (
     "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBSubnetGroup.html"
 )
+RDS_CREATE_CLUSTER = (
+    "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBCluster.html"
+)
+AURORA_CAPACITY = "https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-serverless-v2.how-it-works.html"
+AURORA_AUTO_PAUSE = "https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-serverless-v2-auto-pause.html"
 WAF_RATE_BASED = "https://docs.aws.amazon.com/waf/latest/APIReference/API_RateBasedStatement.html"
 APIGATEWAY_MODELS = (
     "https://docs.aws.amazon.com/apigateway/latest/developerguide/how-to-create-model.html"
@@ -441,6 +446,74 @@ FACTS: tuple[Fact, ...] = (
                 why="0 would turn off automated backups and point-in-time recovery",
             ),
         ),
+    ),
+    # Amazon Aurora
+    Fact(
+        "aurora.db_name_postgres",
+        "Aurora PostgreSQL database name (DatabaseName): letters, digits, '_', a letter first",
+        "1..63 characters",
+        RDS_CREATE_CLUSTER,
+        "RDS CreateDBCluster",
+        minimum=1,
+        maximum=63,
+        unit="characters",
+        enforced_by=(Enforcement("AuroraPostgresDatabase.database_name"),),
+    ),
+    Fact(
+        "aurora.serverless_v2_min_capacity",
+        "Aurora Serverless v2 minimum capacity per instance (MinCapacity), in steps of 0.5; 0 lets "
+        "an idle instance pause (Aurora PostgreSQL 16.3+, 17.4+)",
+        "0..256 ACUs",
+        AURORA_CAPACITY,
+        "Aurora Serverless v2: how it works",
+        minimum=0,
+        maximum=256,
+        unit="ACUs",
+        enforced_by=(Enforcement("AuroraPostgresDatabase.min_capacity"),),
+    ),
+    Fact(
+        "aurora.serverless_v2_max_capacity",
+        "Aurora Serverless v2 maximum capacity per instance (MaxCapacity), in steps of 0.5",
+        "1..256 ACUs",
+        AURORA_CAPACITY,
+        "Aurora Serverless v2: how it works",
+        minimum=1,
+        maximum=256,
+        unit="ACUs",
+        enforced_by=(Enforcement("AuroraPostgresDatabase.max_capacity"),),
+    ),
+    Fact(
+        "aurora.seconds_until_auto_pause",
+        "Aurora Serverless v2: idle time before a 0-ACU instance pauses (SecondsUntilAutoPause)",
+        "300..86,400 s (default 300)",
+        AURORA_AUTO_PAUSE,
+        "Aurora Serverless v2 auto-pause",
+        minimum=300,
+        maximum=86_400,
+        unit="s",
+        enforced_by=(Enforcement("AuroraPostgresDatabase.auto_pause_after"),),
+    ),
+    Fact(
+        "aurora.replicas",
+        "Aurora DB cluster: reader instances beside the writer",
+        "0..15",
+        RDS_CREATE_CLUSTER,
+        "RDS CreateDBCluster",
+        minimum=0,
+        maximum=15,
+        unit="readers",
+        enforced_by=(Enforcement("AuroraPostgresDatabase.readers"),),
+    ),
+    Fact(
+        "aurora.backup_retention",
+        "Aurora automated backup retention (BackupRetentionPeriod)",
+        "1..35 days",
+        RDS_CREATE_CLUSTER,
+        "RDS CreateDBCluster",
+        minimum=1,
+        maximum=35,
+        unit="days",
+        enforced_by=(Enforcement("AuroraPostgresDatabase.backup_retention"),),
     ),
     Fact(
         "rds.subnet_group_azs",

@@ -967,6 +967,8 @@ class _Planner:
 
     def connection_limit(self, store: str) -> int | None:
         r = self.resource(store)
+        if r is not None and r.type == "AWS::RDS::DBCluster":
+            return _serverless_max_connections(r)
         if r is None or r.type != "AWS::RDS::DBInstance":
             return None
         for group_id in self.t.referenced_ids(r.properties.get("DBParameterGroupName")):
@@ -979,7 +981,7 @@ class _Planner:
 
     def database_link(self, store: str, r: Resource) -> Link:
         limit = self.connection_limit(store)
-        klass = r.properties.get("DBInstanceClass")
+        klass = r.properties.get("DBInstanceClass") or _serverless_class(r)
         fleets = {
             c: f
             for c, f in self.fleets.items()
@@ -1042,6 +1044,7 @@ def _service(resource: Resource | None) -> str:
         "AWS::DynamoDB::Table": "DynamoDB",
         "AWS::S3::Bucket": "S3",
         "AWS::RDS::DBInstance": "RDS",
+        "AWS::RDS::DBCluster": "RDS",
     }.get(resource.type, "")
 
 
@@ -1051,6 +1054,23 @@ def _rate_seconds(expression: str) -> float | None:
         return None
     unit = {"minute": 60, "hour": 3600, "day": 86400}[match.group(2).rstrip("s")]
     return int(match.group(1)) * unit
+
+
+def _serverless_class(cluster: Resource) -> str:
+    scaling = cluster.properties.get("ServerlessV2ScalingConfiguration", {})
+    return f"Aurora Serverless v2 up to {scaling.get('MaxCapacity', '?')} ACUs"
+
+
+def _serverless_max_connections(cluster: Resource) -> int | None:
+    """An Aurora Serverless v2 cluster's max_connections by the same default formula, with the
+    memory of its maximum capacity (an ACU is about 2 GiB:
+    https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-serverless-v2.how-it-works.html):
+    an upper bound, as for an instance class."""
+    scaling = cluster.properties.get("ServerlessV2ScalingConfiguration", {})
+    if "MaxCapacity" not in scaling:
+        return None
+    memory = float(scaling["MaxCapacity"]) * 2 * 1024**3
+    return min(int(memory / 9531392), 5000)
 
 
 def _default_max_connections(instance_class: str) -> int | None:

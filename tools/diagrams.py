@@ -361,14 +361,32 @@ class DataPath:
 
     def _database(self) -> None:
         t = self.template
+        databases = []
         for db in t.of_type("AWS::RDS::DBInstance"):
             p = db.properties
-            self._node(
-                db.logical_id,
-                [_name(db), f"RDS {p.get('Engine', '')} {p.get('EngineVersion', '')}".strip(), f"{p.get('DBInstanceClass')}{', Multi-AZ' if p.get('MultiAZ') in (True, 'true') else ''}"],
-                "store",
-            )  # fmt: skip
-            db_groups = set(t.referenced_ids(p.get("VPCSecurityGroups", [])))
+            if "DBClusterIdentifier" in p:
+                continue  # drawn as its cluster
+            databases.append((db, [_name(db), f"RDS {p.get('Engine', '')} {p.get('EngineVersion', '')}".strip(), f"{p.get('DBInstanceClass')}{', Multi-AZ' if p.get('MultiAZ') in (True, 'true') else ''}"], p.get("VPCSecurityGroups", [])))  # fmt: skip
+        for cluster in t.of_type("AWS::RDS::DBCluster"):
+            p = cluster.properties
+            instances = [
+                i
+                for i in t.of_type("AWS::RDS::DBInstance")
+                if cluster.logical_id in t.referenced_ids(i.properties.get("DBClusterIdentifier"))
+            ]
+            scaling = p.get("ServerlessV2ScalingConfiguration", {})
+            capacity = (
+                f"Serverless v2, {scaling.get('MinCapacity')}-{scaling.get('MaxCapacity')} ACU"
+            )
+            if scaling.get("MinCapacity") == 0:
+                capacity += f", pauses after {int(scaling.get('SecondsUntilAutoPause', 300)) // 60} min idle"
+            shape = f"{len(instances)} instance{'s' if len(instances) != 1 else ''}" + (
+                ", Multi-AZ" if len(instances) > 1 else ""
+            )
+            databases.append((cluster, [_name(cluster), f"Aurora {p.get('Engine', '')} {p.get('EngineVersion', '')}".strip(), capacity, shape], p.get("VpcSecurityGroupIds", [])))  # fmt: skip
+        for db, label, groups in databases:
+            self._node(db.logical_id, label, "store")
+            db_groups = set(t.referenced_ids(groups))
             for ingress in t.of_type("AWS::EC2::SecurityGroupIngress"):
                 ip = ingress.properties
                 if not db_groups & t.referenced_ids(ip.get("GroupId")):

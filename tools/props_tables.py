@@ -61,6 +61,8 @@ def show_default(value: object) -> str:
         return value.name
     if hasattr(value, "postgres_full_version"):  # aws_rds.PostgresEngineVersion
         return f"PostgreSQL {value.postgres_full_version}"
+    if hasattr(value, "aurora_postgres_full_version"):  # aws_rds.AuroraPostgresEngineVersion
+        return f"Aurora PostgreSQL {value.aurora_postgres_full_version}"
     return repr(value)
 
 

@@ -43,7 +43,15 @@ from tools.template_reader import ROOT, Resource, StackTemplate
 
 TICK = 10  # seconds of simulated time per step; scaling decisions happen on whole minutes
 MINUTE = 60
-PRICES = json.loads((Path(__file__).with_name("ec2_prices.json")).read_text())
+# The project's one price table (tools/prices.json), also the cost model's.
+PRICES = json.loads((Path(__file__).with_name("prices.json")).read_text())
+
+
+def hourly(instance_type: str) -> float:
+    """On-Demand price of an instance-hour of `instance_type`, from the price table."""
+    return PRICES["prices"][f"ec2.{instance_type}"]["usd"]
+
+
 CDK_FARGATE_SOURCE = "aws-ecs-patterns/lib/base/queue-processing-service-base.js"
 CDK_FARGATE_CITATION = (
     "https://github.com/aws/aws-cdk/blob/v{version}/packages/aws-cdk-lib/"
@@ -544,7 +552,7 @@ class Run:
 
     @property
     def cost(self) -> float:
-        return self.instance_seconds / 3600 * PRICES["usd_per_hour"][self.fleet.instance_type]
+        return self.instance_seconds / 3600 * hourly(self.fleet.instance_type)
 
     @property
     def time_to_drain(self) -> float | None:
@@ -894,7 +902,7 @@ class ScenarioResult:
         rows.append("")
         rows.append(
             f"{self.load.name}; profile {self.profile} ({price} at "
-            f"${PRICES['usd_per_hour'][price]}/h, {PRICES['region']}, as of {PRICES['as_of']}); "
+            f"${hourly(price)}/h, {PRICES['region']}, as of {PRICES['as_of']}); "
             f"{self.timing.describe()}."
         )
         return "\n".join(rows)

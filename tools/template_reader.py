@@ -187,6 +187,11 @@ class StackTemplate:
             "Endpoint.Address": f"{self.physical_name(resource)}.abcdefghijkl.{self.region}.rds.{URL_SUFFIX}",
             "Endpoint.Port": "5432",
             "RootResourceId": f"root{_short_hash(logical_id)}",
+            # The IDs an rds-db:connect ARN names (arn:...:dbuser:<id>/<user>).
+            "DBClusterResourceId": f"cluster-{_short_hash(logical_id, 26).upper()}",
+            "DbiResourceId": f"db-{_short_hash(logical_id, 26).upper()}",
+            "MasterUserSecret.SecretArn": f"arn:{self.partition}:secretsmanager:{self.region}:"
+            f"{self.account}:secret:rds!{_short_hash(logical_id, 8)}-AbCdEf",
         }
         return by_attribute.get(attribute) or f"{self.physical_name(resource)}.{attribute}"
 
@@ -227,6 +232,7 @@ class StackTemplate:
             "AWS::AutoScaling::AutoScalingGroup": f"arn:{p}:autoscaling:{r}:{a}:autoScalingGroup:"
             f"00000000-0000-0000-0000-000000000000:autoScalingGroupName/{name}",
             "AWS::RDS::DBInstance": f"arn:{p}:rds:{r}:{a}:db:{name}",
+            "AWS::RDS::DBCluster": f"arn:{p}:rds:{r}:{a}:cluster:{name}",
             "AWS::ApiGateway::RestApi": f"arn:{p}:apigateway:{r}::/restapis/{name}",
             "AWS::WAFv2::WebACL": f"arn:{p}:wafv2:{r}:{a}:regional/webacl/{name}/0000",
         }
@@ -301,6 +307,7 @@ _NAME_PROPERTIES = {
     "AWS::Events::EventBus": "Name",
     "AWS::CloudWatch::Alarm": "AlarmName",
     "AWS::RDS::DBInstance": "DBInstanceIdentifier",
+    "AWS::RDS::DBCluster": "DBClusterIdentifier",
     "AWS::AutoScaling::AutoScalingGroup": "AutoScalingGroupName",
     "AWS::StepFunctions::StateMachine": "StateMachineName",
     "AWS::ApiGateway::RestApi": "Name",

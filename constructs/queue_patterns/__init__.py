@@ -6,6 +6,7 @@ project's stacks.
 """
 
 from queue_patterns.alarm_topic import AlarmTopic
+from queue_patterns.aurora_postgres_database import AuroraPostgresDatabase
 from queue_patterns.event_rule_to_queue import EventRuleToQueue
 from queue_patterns.lambda_queue_consumer import LambdaQueueConsumer
 from queue_patterns.postgres_database import PostgresDatabase
@@ -20,6 +21,7 @@ from queue_patterns.worker_network import WorkerNetwork
 
 __all__ = [
     "AlarmTopic",
+    "AuroraPostgresDatabase",
     "EventRuleToQueue",
     "LambdaQueueConsumer",
     "PostgresDatabase",

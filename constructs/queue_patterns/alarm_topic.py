@@ -1,4 +1,4 @@
-"""An SNS topic for alarms that CloudWatch can publish to: KMS-encrypted and TLS-only.
+"""An SNS topic for alarms that CloudWatch can publish to: KMS-encrypted (or, where you choose, not) and TLS-only.
 
 Why a construct: two quiet mistakes stop alarm notifications while everything deploys green.
 - The key: an AWS service that publishes to an encrypted topic, CloudWatch alarms included,
@@ -19,6 +19,10 @@ publish through its own policy but has no access to customer-managed keys
 says so for its EBS keys): `auto_scaling_notifications=True` lets that role use the key.
 tools/access_wiring.py proves each of these paths with an IAM policy simulator.
 
+`encrypted=False` leaves the topic unencrypted (no key, no $1-a-month key charge: an alarm
+notification carries alarm names, states and metric values, not business data); the topic
+policy and its TLS-only Deny stay. Default: encrypted.
+
 Copy this file into any CDK app: it imports only `aws_cdk` and `constructs`.
 """
 
@@ -37,10 +41,11 @@ from constructs import Construct
 class AlarmTopic(Construct):
     """Encrypted, TLS-only SNS topic that CloudWatch alarms can publish to.
 
-    Attributes: `topic`, `key` (the customer-managed key that encrypts it).
+    Attributes: `topic`, `key` (the customer-managed key that encrypts it; None when unencrypted).
 
     Props:
         email_subscribers: addresses to subscribe (each must confirm by email).
+        encrypted: encrypt the topic with a customer-managed key CloudWatch may use; False: unencrypted (no key to pay for).
         auto_scaling_notifications: let Auto Scaling groups' launch/terminate notifications through the key.
         key_removal_policy: what `cdk destroy` does to the topic's KMS key.
     """
@@ -51,6 +56,7 @@ class AlarmTopic(Construct):
         id_: str,
         *,
         email_subscribers: Sequence[str] = (),
+        encrypted: bool = True,
         auto_scaling_notifications: bool = False,
         key_removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
@@ -60,17 +66,6 @@ class AlarmTopic(Construct):
                 raise ValueError(
                     f"AlarmTopic.email_subscribers: {address!r} is not an email address"
                 )
-        self.key = kms.Key(
-            self,
-            "Key",
-            description="Encrypts the alarm topic; lets CloudWatch alarms publish to it",
-            enable_key_rotation=True,
-            removal_policy=key_removal_policy,
-            # The shortest wait KMS allows when `cdk destroy` deletes the key, the longest when it is
-            # kept (a deletion scheduled by hand can then be noticed and cancelled); KMS allows 7..30
-            # days: https://docs.aws.amazon.com/kms/latest/cryptographic-details/key-deletion.html
-            pending_window=Duration.days(7 if key_removal_policy == RemovalPolicy.DESTROY else 30),
-        )
         stack = Stack.of(self)
         # Only this account's alarms: CloudWatch sends aws:SourceAccount and aws:SourceArn
         # (the alarm) with the request, so another account's alarm cannot use this topic.
@@ -81,35 +76,50 @@ class AlarmTopic(Construct):
                 f"{stack.account}:alarm:*"
             },
         }
-        self.key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudWatchAlarmsToUseTheKey",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                resources=["*"],
-                conditions=this_accounts_alarms,
+        self.key: kms.Key | None = None
+        if encrypted:
+            self.key = kms.Key(
+                self,
+                "Key",
+                description="Encrypts the alarm topic; lets CloudWatch alarms publish to it",
+                enable_key_rotation=True,
+                removal_policy=key_removal_policy,
+                # The shortest wait KMS allows when `cdk destroy` deletes the key, the longest when it is
+                # kept (a deletion scheduled by hand can then be noticed and cancelled); KMS allows 7..30
+                # days: https://docs.aws.amazon.com/kms/latest/cryptographic-details/key-deletion.html
+                pending_window=Duration.days(
+                    7 if key_removal_policy == RemovalPolicy.DESTROY else 30
+                ),
             )
-        )
-        if auto_scaling_notifications:
-            # Named by condition, not as the principal: a key policy naming a role that does not
-            # exist yet (a new account's first Auto Scaling group creates it) fails to deploy.
             self.key.add_to_resource_policy(
                 iam.PolicyStatement(
-                    sid="AllowAutoScalingNotificationsToUseTheKey",
-                    principals=[iam.AnyPrincipal()],
+                    sid="AllowCloudWatchAlarmsToUseTheKey",
+                    principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                     actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                     resources=["*"],
-                    conditions={
-                        "StringEquals": {
-                            "aws:PrincipalArn": f"arn:{stack.partition}:iam::{stack.account}:role/"
-                            "aws-service-role/autoscaling.amazonaws.com/"
-                            "AWSServiceRoleForAutoScaling",
-                            "kms:CallerAccount": stack.account,
-                            "kms:ViaService": f"sns.{stack.region}.amazonaws.com",
-                        }
-                    },
+                    conditions=this_accounts_alarms,
                 )
             )
+            if auto_scaling_notifications:
+                # Named by condition, not as the principal: a key policy naming a role that does not
+                # exist yet (a new account's first Auto Scaling group creates it) fails to deploy.
+                self.key.add_to_resource_policy(
+                    iam.PolicyStatement(
+                        sid="AllowAutoScalingNotificationsToUseTheKey",
+                        principals=[iam.AnyPrincipal()],
+                        actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                        resources=["*"],
+                        conditions={
+                            "StringEquals": {
+                                "aws:PrincipalArn": f"arn:{stack.partition}:iam::{stack.account}:role/"
+                                "aws-service-role/autoscaling.amazonaws.com/"
+                                "AWSServiceRoleForAutoScaling",
+                                "kms:CallerAccount": stack.account,
+                                "kms:ViaService": f"sns.{stack.region}.amazonaws.com",
+                            }
+                        },
+                    )
+                )
         self.topic = sns.Topic(self, "Topic", master_key=self.key, enforce_ssl=True)
         self.topic.add_to_resource_policy(
             iam.PolicyStatement(

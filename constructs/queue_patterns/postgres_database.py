@@ -1,11 +1,15 @@
-"""RDS PostgreSQL for queue consumers: private, encrypted, TLS-only, credentials in Secrets Manager.
+"""RDS PostgreSQL for queue consumers: private, encrypted, TLS-only, RDS-managed master password.
 
 Why a construct: the database is what the write buffer protects, so it must not be reachable from
 anywhere but the consumers. It lives in isolated subnets (no route to the internet), admits only
 the security groups you `allow_from`, forces TLS, exports its log to a CloudWatch log group this
-construct owns (retention set, removed with the stack), and keeps its generated credentials in
-Secrets Manager (optionally rotated). The engine's minor version is
-pinned: an unplanned minor upgrade is a change a reviewer should see in a diff.
+construct owns (retention set, removed with the stack). The master password is RDS-managed: RDS
+keeps it in Secrets Manager and rotates it itself (every 7 days by default), with no rotation
+Lambda and no network path to Secrets Manager
+(https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-secrets-manager.html). IAM database
+authentication is on: `grant_connect(role, "user")` lets a role log in as one database user with
+a token instead of a password. The engine's minor version is pinned: an unplanned minor upgrade
+is a change a reviewer should see in a diff.
 
 Copy this file into any CDK app: it imports only `aws_cdk` and `constructs`.
 """
@@ -15,7 +19,9 @@ from __future__ import annotations
 import re
 
 from aws_cdk import Duration, RemovalPolicy, Stack, Token
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
@@ -43,13 +49,16 @@ MAX_CONNECTIONS_CAP = 5000
 
 
 class PostgresDatabase(Construct):
-    """A single RDS PostgreSQL instance with a generated, optionally rotated, secret.
+    """A single RDS PostgreSQL instance with an RDS-managed master password and IAM database
+    authentication.
 
-    Attributes: `instance`, `secret` (RDS JSON: host, port, username, password, dbname),
-    `database_name`, `connection_limit` (the instance class's default max_connections, or None
-    for a class this file does not know). Call `allow_from(peer, description,
-    max_connections=...)` for each consumer security group: synth fails when the peers together
-    may open more connections than the limit.
+    Attributes: `instance`, `secret` (the RDS-managed master secret: username, password),
+    `database_name`, `endpoint_address`, `port`, `resource_id` (for `rds-db:connect`),
+    `log_group`, `connection_limit` (the instance class's default max_connections, or None for a
+    class this file does not know). Call `allow_from(peer, description, max_connections=...)`
+    for each consumer security group (synth fails when the peers together may open more
+    connections than the limit) and `grant_connect(grantee, user)` for each role that logs in
+    with IAM.
 
     Props:
         vpc: the VPC; the instance goes in its isolated subnets.
@@ -62,8 +71,6 @@ class PostgresDatabase(Construct):
         backup_retention: days of automated backups (1..35).
         storage_encryption_key: customer-managed KMS key for storage and the secret; None: aws/rds for storage, aws/secretsmanager for the secret.
         performance_insights: collect Performance Insights data (any PostgreSQL class, micro too), shown in CloudWatch Database Insights.
-        rotate_secret: rotate the generated secret every 30 days.
-        rotation_subnets: subnets for the rotation Lambda; required with `rotate_secret`.
         log_retention: retention of the exported PostgreSQL log.
         log_encryption_key: customer-managed KMS key for the exported log; None: CloudWatch Logs' own encryption.
         monitoring_interval: Enhanced Monitoring (OS metrics) every 1, 5, 10, 15, 30 or 60 s; None: off.
@@ -86,8 +93,6 @@ class PostgresDatabase(Construct):
         backup_retention: Duration = Duration.days(7),
         storage_encryption_key: kms.IKey | None = None,
         performance_insights: bool = False,
-        rotate_secret: bool = False,
-        rotation_subnets: ec2.SubnetSelection | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         log_encryption_key: kms.IKey | None = None,
         monitoring_interval: Duration | None = None,
@@ -125,11 +130,6 @@ class PostgresDatabase(Construct):
                 f"{name}.monitoring_interval: {monitoring_interval.to_seconds()}s is not one of "
                 "1, 5, 10, 15, 30 or 60 s, the Enhanced Monitoring intervals RDS accepts"
             )
-        if rotate_secret and rotation_subnets is None:
-            raise ValueError(
-                f"{name}.rotation_subnets: required when rotate_secret is True; the rotation "
-                "Lambda must run in subnets that reach both the database and Secrets Manager"
-            )
         self.database_name = database_name
         self.instance_class = (instance_type or ec2.InstanceType("t4g.micro")).to_string()
         self.connection_limit = _connection_limit(self.instance_class)
@@ -160,9 +160,11 @@ class PostgresDatabase(Construct):
             vpc=vpc,
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
             database_name=database_name,
-            credentials=rds.Credentials.from_generated_secret(
+            credentials=rds.Credentials.from_username(
                 "app_admin", encryption_key=storage_encryption_key
             ),
+            manage_master_user_password=True,
+            iam_authentication=True,
             allocated_storage=allocated_storage_gib,
             storage_type=rds.StorageType.GP3,
             storage_encrypted=True,
@@ -187,13 +189,9 @@ class PostgresDatabase(Construct):
         )
         self.instance.node.add_dependency(self.log_group)
         self.secret = self.instance.secret
-        if removal_policy != RemovalPolicy.DESTROY:
-            # A retained database with a deleted secret is a database nobody can log in to.
-            self.secret.apply_removal_policy(RemovalPolicy.RETAIN)
-        if rotate_secret:
-            self.instance.add_rotation_single_user(
-                automatically_after=Duration.days(30), vpc_subnets=rotation_subnets
-            )
+        self.endpoint_address = self.instance.db_instance_endpoint_address
+        self.port = self.instance.db_instance_endpoint_port
+        self.resource_id = self.instance.instance_resource_id
 
     def allow_from(
         self, peer: ec2.IConnectable, description: str, *, max_connections: int | None = None
@@ -225,6 +223,24 @@ class PostgresDatabase(Construct):
                     "choose a larger instance class, or pool connections with RDS Proxy"
                 )
         self.instance.connections.allow_default_port_from(peer, description)
+
+    def grant_connect(self, grantee: iam.IGrantable, db_user: str) -> iam.Grant:
+        """Let `grantee` log in as the database user `db_user` (and no other) with an IAM token."""
+        stack = Stack.of(self)
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["rds-db:connect"],
+            resource_arns=[
+                f"arn:{stack.partition}:rds-db:{stack.region}:{stack.account}:dbuser:"
+                f"{self.resource_id}/{db_user}"
+            ],
+        )
+
+    def metric_connections(self, **options) -> cloudwatch.Metric:
+        return self.instance.metric_database_connections(**options)
+
+    def metric_cpu(self, **options) -> cloudwatch.Metric:
+        return self.instance.metric_cpu_utilization(**options)
 
 
 def _connection_limit(instance_class: str) -> int | None:

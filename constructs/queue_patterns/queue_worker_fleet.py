@@ -32,6 +32,7 @@ Copy this file into any CDK app: it imports only `aws_cdk` and `constructs`.
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -82,6 +83,9 @@ class QueueWorkerFleet(Construct):
         log_retention: worker log retention.
         log_encryption_key: customer-managed KMS key for the log group; None: CloudWatch Logs' own encryption.
         removal_policy: what `cdk destroy` does to the worker log group.
+        setup_module: a module run once at boot, before the service (`python -m`, a systemd one-shot); None: none.
+        setup_environment: environment of the setup step only (the service never sees it); `{worker_home}` is the install folder.
+        boot_downloads: files fetched over HTTPS at boot into the install folder, {file name: https URL}.
     """
 
     def __init__(
@@ -110,9 +114,13 @@ class QueueWorkerFleet(Construct):
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         log_encryption_key: kms.IKey | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        setup_module: str | None = None,
+        setup_environment: Mapping[str, str] | None = None,
+        boot_downloads: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(scope, id_)
         instance_type = instance_type or ec2.InstanceType("t4g.micro")
+        _validate_setup(setup_module, setup_environment, boot_downloads)
         _validate(
             code_path=code_path,
             module=module,
@@ -223,6 +231,12 @@ class QueueWorkerFleet(Construct):
                 environment=env,
                 log_group=self.log_group.log_group_name,
                 stop_timeout=int(shutdown_grace.to_seconds()) + 15,
+                setup_module=setup_module,
+                setup_environment={
+                    "AWS_REGION": Stack.of(self).region,
+                    **(setup_environment or {}),
+                },
+                downloads=boot_downloads or {},
             )
         )
 
@@ -524,6 +538,28 @@ def _validate(
         )
 
 
+def _validate_setup(setup_module, setup_environment, boot_downloads) -> None:
+    name = "QueueWorkerFleet"
+    if setup_module is not None and not setup_module.replace(".", "").replace("_", "").isalnum():
+        raise ValueError(f"{name}.setup_module: {setup_module!r} is not a Python module name")
+    if setup_environment and setup_module is None:
+        raise ValueError(
+            f"{name}.setup_environment: given without setup_module; it is the setup step's "
+            "environment (the service never sees it)"
+        )
+    for file_name, url in (boot_downloads or {}).items():
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", file_name):
+            raise ValueError(
+                f"{name}.boot_downloads: {file_name!r} is not a plain file name (letters, "
+                "digits, '.', '_', '-')"
+            )
+        if not re.fullmatch(r"https://[^\s'\"]+", url):
+            raise ValueError(
+                f"{name}.boot_downloads: {url!r} is not an https URL; boot downloads are fetched "
+                "over TLS only"
+            )
+
+
 def _nag_arn(stack: Stack, group: autoscaling.AutoScalingGroup) -> str:
     """The group-name ARN as cdk-nag prints it: intrinsics as <AWS::Region>, refs as <LogicalId>."""
 
@@ -550,10 +586,28 @@ def _public(vpc: ec2.IVpc, selection: ec2.SubnetSelection | None) -> bool | None
     return True
 
 
-def _install_commands(*, service, archive, module, environment, log_group, stop_timeout):
-    """Boot script: install the worker into a venv, run it as a hardened systemd service."""
+def _install_commands(
+    *,
+    service,
+    archive,
+    module,
+    environment,
+    log_group,
+    stop_timeout,
+    setup_module=None,
+    setup_environment=None,
+    downloads=None,
+):
+    """Boot script: install the worker into a venv, run it as a hardened systemd service (after
+    its one-shot setup step, if it has one)."""
     home = f"{INSTALL_DIR}/{service}"
-    env_lines = "\n".join(f"{key}={value}" for key, value in environment.items())
+
+    def env_file(values) -> str:
+        return "\n".join(
+            f"{key}={str(value).replace('{worker_home}', home)}" for key, value in values.items()
+        )
+
+    env_lines = env_file(environment)
     agent_config = json.dumps(
         {
             "logs": {
@@ -561,10 +615,12 @@ def _install_commands(*, service, archive, module, environment, log_group, stop_
                     "files": {
                         "collect_list": [
                             {
-                                "file_path": f"/var/log/{service}/worker.log",
+                                "file_path": f"/var/log/{service}/{name}.log",
                                 "log_group_name": log_group,
-                                "log_stream_name": "{instance_id}",
+                                "log_stream_name": "{instance_id}" + suffix,
                             }
+                            for name, suffix in (("worker", ""), ("setup", "-setup"))
+                            if name == "worker" or setup_module
                         ]
                     }
                 }
@@ -594,11 +650,36 @@ Description=Report {service}'s instance Unhealthy to its Auto Scaling group
 Type=oneshot
 ExecStart=/usr/local/bin/{service}-mark-unhealthy
 """
-    unit = f"""[Unit]
-Description=Queue worker {service}
+    setup = f"{service}-setup.service"
+    setup_unit = f"""[Unit]
+Description=One-shot setup of {service}, before it starts
 After=network-online.target
 Wants=network-online.target
-StartLimitIntervalSec=600
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+User={service}
+WorkingDirectory={home}
+EnvironmentFile=/etc/{service}-setup.env
+ExecStart={home}/venv/bin/python -m {setup_module}
+Restart=on-failure
+RestartSec=10
+StandardOutput=append:/var/log/{service}/setup.log
+StandardError=inherit
+NoNewPrivileges=yes
+ProtectSystem=strict
+ProtectHome=yes
+PrivateTmp=yes
+ReadWritePaths=/var/log/{service}
+"""
+    ordering = f"{setup} network-online.target" if setup_module else "network-online.target"
+    requires = f"Requires={setup}\n" if setup_module else ""
+    unit = f"""[Unit]
+Description=Queue worker {service}
+After={ordering}
+Wants=network-online.target
+{requires}StartLimitIntervalSec=600
 StartLimitBurst=5
 OnFailure={service}-unhealthy.service
 
@@ -625,6 +706,20 @@ ReadWritePaths=/var/log/{service}
 [Install]
 WantedBy=multi-user.target
 """
+    fetch = [
+        f"curl --fail --silent --show-error --retry 5 --proto '=https' --tlsv1.2 "
+        f"-o {home}/{name} {shlex.quote(url)}"
+        for name, url in (downloads or {}).items()
+    ]
+    setup_files = (
+        [
+            f"cat > /etc/{service}-setup.env <<'ENV'\n{env_file(setup_environment)}\nENV",
+            f"chmod 600 /etc/{service}-setup.env",
+            f"cat > /etc/systemd/system/{setup} <<'UNIT'\n{setup_unit}UNIT",
+        ]
+        if setup_module
+        else []
+    )
     return [
         "set -euo pipefail",
         "dnf install -y python3.11 python3.11-pip unzip amazon-cloudwatch-agent",
@@ -632,10 +727,12 @@ WantedBy=multi-user.target
         f"mkdir -p {home} /var/log/{service}",
         f"chown {service} /var/log/{service}",
         f"unzip -o {shlex.quote(archive)} -d {home}",
+        *fetch,
         f"python3.11 -m venv {home}/venv",
         f"{home}/venv/bin/pip install --no-cache-dir -r {home}/requirements.txt",
         f"cat > /etc/{service}.env <<'ENV'\n{env_lines}\nENV",
         f"chmod 600 /etc/{service}.env",
+        *setup_files,
         f"cat > /etc/logrotate.d/{service} <<'ROTATE'\n{logrotate}ROTATE",
         f"cat > /usr/local/bin/{service}-mark-unhealthy <<'SCRIPT'\n{mark_unhealthy}SCRIPT",
         f"chmod 755 /usr/local/bin/{service}-mark-unhealthy",

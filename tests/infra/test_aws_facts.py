@@ -19,6 +19,7 @@ from aws_cdk import Duration
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_sqs as sqs
 from queue_patterns import (
+    AuroraPostgresDatabase,
     LambdaQueueConsumer,
     PostgresDatabase,
     QueueAlarms,
@@ -107,6 +108,12 @@ def database(**props):
     return PostgresDatabase(cdk.Stack(APP, f"Db{next(_stacks)}"), "Database", vpc=vpc(), **props)
 
 
+def aurora(**props):
+    return AuroraPostgresDatabase(
+        cdk.Stack(APP, f"Aurora{next(_stacks)}"), "Database", vpc=vpc(), **props
+    )
+
+
 def fleet(**props):
     scope = cdk.Stack(APP, f"Fleet{next(_stacks)}")
     return QueueWorkerFleet(
@@ -180,6 +187,16 @@ RANGES: dict[tuple[str, str], Callable[[float], object]] = {
     ("PostgresDatabase.backup_retention", ""): lambda v: database(
         backup_retention=Duration.days(v)
     ),
+    ("AuroraPostgresDatabase.database_name", ""): lambda v: aurora(database_name="a" * int(v)),
+    ("AuroraPostgresDatabase.min_capacity", ""): lambda v: aurora(
+        min_capacity=v, max_capacity=max(v, 1)
+    ),
+    ("AuroraPostgresDatabase.max_capacity", ""): lambda v: aurora(max_capacity=v),
+    ("AuroraPostgresDatabase.auto_pause_after", ""): lambda v: aurora(auto_pause_after=seconds(v)),
+    ("AuroraPostgresDatabase.readers", ""): lambda v: aurora(readers=int(v)),
+    ("AuroraPostgresDatabase.backup_retention", ""): lambda v: aurora(
+        backup_retention=Duration.days(v)
+    ),
     ("WorkerNetwork.max_azs", ""): lambda v: WorkerNetwork(stack(), "Network", max_azs=int(v)),
     ("RestApiToQueue.waf_rate_limit_per_ip", ""): lambda v: RestApiToQueue(
         (s := stack()),
@@ -190,7 +207,11 @@ RANGES: dict[tuple[str, str], Callable[[float], object]] = {
     ),
 }
 # "One past" in the fact's unit, where 1 is not the smallest step that matters.
-STEPS = {"lambda.sqs_visibility_timeout": 0.1}
+STEPS = {
+    "lambda.sqs_visibility_timeout": 0.1,
+    "aurora.serverless_v2_min_capacity": 0.5,
+    "aurora.serverless_v2_max_capacity": 0.5,
+}
 
 
 def _dead_letters(retention: Duration, dead_letter: Duration):

@@ -9,6 +9,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_sqs as sqs
 from queue_patterns import (
     AlarmTopic,
+    AuroraPostgresDatabase,
     PostgresDatabase,
     QueueAlarms,
     QueueWithDeadLetter,
@@ -166,13 +167,52 @@ def test_queue_worker_fleet_rejects(vpc, props, message):
         ({"database_name": "ördrs"}, r"database_name: 'ördrs' must be 1 to 63 ASCII"),
         ({"allocated_storage_gib": 5}, r"allocated_storage_gib: 5 is outside 20..65536"),
         ({"backup_retention": Duration.days(0)}, r"backup_retention: 0 days is outside 1..35"),
-        ({"rotate_secret": True}, r"rotation_subnets: required when rotate_secret is True"),
     ],
 )
 def test_postgres_database_rejects(vpc, props, message):
     stack = cdk.Stack(vpc.stack.node.scope, f"Db{abs(hash(message))}")
     with pytest.raises(ValueError, match=message):
         PostgresDatabase(stack, "Database", vpc=vpc, **props)
+
+
+@pytest.mark.parametrize(
+    ("props", "message"),
+    [
+        ({"database_name": "orders-db"}, r"AuroraPostgresDatabase.database_name: 'orders-db'"),
+        ({"min_capacity": 0.25}, r"min_capacity: 0.25 ACUs is not 0..256 in steps of 0.5"),
+        ({"min_capacity": 4, "max_capacity": 2}, r"max_capacity: 2 ACUs .* at least min_capacity"),
+        ({"auto_pause_after": Duration.minutes(1)}, r"auto_pause_after: 60s is outside 300..86400"),
+        ({"readers": 16}, r"AuroraPostgresDatabase.readers: 16 is outside 0..15"),
+    ],
+)
+def test_aurora_postgres_database_rejects(vpc, props, message):
+    stack = cdk.Stack(vpc.stack.node.scope, f"Aurora{abs(hash(message))}")
+    with pytest.raises(ValueError, match=message):
+        AuroraPostgresDatabase(stack, "Database", vpc=vpc, **props)
+
+
+@pytest.mark.parametrize(
+    ("props", "message"),
+    [
+        ({"setup_environment": {"A": "1"}}, r"setup_environment: given without setup_module"),
+        ({"setup_module": "not a module"}, r"setup_module: 'not a module' is not a Python module"),
+        ({"boot_downloads": {"ca.pem": "http://example.com/ca.pem"}}, r"is not an https URL"),
+        ({"boot_downloads": {"../ca.pem": "https://example.com/ca.pem"}}, r"not a plain file name"),
+    ],
+)
+def test_queue_worker_fleet_rejects_a_bad_setup_step(vpc, props, message):
+    stack = cdk.Stack(vpc.stack.node.scope, f"Setup{abs(hash(message))}")
+    queue = sqs.Queue(stack, "Queue")
+    with pytest.raises(ValueError, match=message):
+        QueueWorkerFleet(
+            stack,
+            "Workers",
+            vpc=vpc,
+            queue=queue,
+            code_path=str(WORKER_CODE),
+            module="write_buffer_worker",
+            **props,
+        )
 
 
 def test_worker_network_needs_two_azs_for_the_database(stack):

@@ -204,34 +204,88 @@ def test_scaling_alarms_watch_approximate_number_of_messages_visible(template):
 # --- the database -------------------------------------------------------------------------------
 
 
+def database(template, profile):
+    """The database resource: an Aurora cluster in the sandbox, an RDS instance in production."""
+    type_ = "AWS::RDS::DBCluster" if profile == "sandbox" else "AWS::RDS::DBInstance"
+    [found] = resources_of(template, type_).values()
+    return found
+
+
 def test_database_is_private_encrypted_pinned_and_tls_only(template, profile):
-    db = single(template, "AWS::RDS::DBInstance")
-    assert db["Engine"] == "postgres" and db["EngineVersion"] == "17.6"
-    assert db["StorageEncrypted"] is True and db["PubliclyAccessible"] is False
-    assert db["AutoMinorVersionUpgrade"] is False
-    assert db["MultiAZ"] is (profile == "production")
+    db = database(template, profile)["Properties"]
+    assert db["StorageEncrypted"] is True
     assert db["DeletionProtection"] is (profile == "production")
-    parameters = single(template, "AWS::RDS::DBParameterGroup")["Parameters"]
+    if profile == "sandbox":
+        assert db["Engine"] == "aurora-postgresql" and db["EngineVersion"] == "17.5"
+        parameters = single(template, "AWS::RDS::DBClusterParameterGroup")["Parameters"]
+        [writer] = resources_of(template, "AWS::RDS::DBInstance").values()
+        assert writer["Properties"]["PubliclyAccessible"] is False
+        assert writer["Properties"]["AutoMinorVersionUpgrade"] is False
+    else:
+        assert db["Engine"] == "postgres" and db["EngineVersion"] == "17.6"
+        assert db["PubliclyAccessible"] is False and db["AutoMinorVersionUpgrade"] is False
+        assert db["MultiAZ"] is True
+        parameters = single(template, "AWS::RDS::DBParameterGroup")["Parameters"]
     assert parameters == {"rds.force_ssl": "1"}
     subnets = single(template, "AWS::RDS::DBSubnetGroup")["SubnetIds"]
     assert all("DataSubnet" in ref["Ref"] for ref in subnets)
 
 
-def test_database_admits_only_the_workers_and_its_rotation_function(template, profile):
+def test_sandbox_database_pauses_at_zero_capacity_after_five_idle_minutes(template, profile):
+    if profile != "sandbox":
+        pytest.skip("production runs a provisioned Multi-AZ instance")
+    scaling = database(template, profile)["Properties"]["ServerlessV2ScalingConfiguration"]
+    assert scaling == {"MinCapacity": 0, "MaxCapacity": 2, "SecondsUntilAutoPause": 300}
+    [writer] = resources_of(template, "AWS::RDS::DBInstance").values()
+    assert writer["Properties"]["DBInstanceClass"] == "db.serverless"
+
+
+def test_master_password_is_rds_managed_and_rotated_without_a_lambda(template, profile):
+    db = database(template, profile)["Properties"]
+    assert db["ManageMasterUserPassword"] is True and "MasterUserPassword" not in db
+    assert db["EnableIAMDatabaseAuthentication"] is True
+    for type_ in (
+        "AWS::SecretsManager::Secret",
+        "AWS::SecretsManager::RotationSchedule",
+        "AWS::Serverless::Application",
+    ):
+        assert resources_of(template, type_) == {}
+
+
+def test_workers_log_in_as_their_own_role_and_only_the_schema_step_has_the_secret(template):
+    script = rendered_user_data(template)
+    service_env = script.split("cat > /etc/workers.env <<'ENV'", 1)[1].split("\nENV", 1)[0]
+    setup_env = script.split("cat > /etc/workers-setup.env <<'ENV'", 1)[1].split("\nENV", 1)[0]
+    assert "DATABASE_IAM_USER=order_writer" in service_env
+    assert "DATABASE_SECRET_ARN" not in service_env
+    assert "DATABASE_CA_BUNDLE=/opt/queue-worker/workers/rds-global-bundle.pem" in service_env
+    assert "DATABASE_SECRET_ARN=PLACEHOLDER" in setup_env
+    assert "DATABASE_WRITER_USER=order_writer" in setup_env
+    assert "ExecStart=/opt/queue-worker/workers/venv/bin/python -m write_buffer_worker.schema" in (
+        script
+    )
+    assert "Requires=workers-setup.service" in script
+    [statement] = [
+        st
+        for p in resources_of(template, "AWS::IAM::Policy").values()
+        for st in p["Properties"]["PolicyDocument"]["Statement"]
+        if st["Action"] == "rds-db:connect"
+    ]
+    assert json.dumps(statement["Resource"]).endswith('"/order_writer"]]}')
+
+
+def test_database_admits_only_the_workers(template):
     sources = {
         json.dumps(rule["Properties"]["SourceSecurityGroupId"])
         for rule in resources_of(template, "AWS::EC2::SecurityGroupIngress").values()
         if "CidrIp" not in rule["Properties"]
     }
-    assert len(sources) == len(resources_of(template, "AWS::EC2::SecurityGroupIngress"))
-    expected = ["WorkersSecurityGroup"] + (
-        ["RotationSingleUser"] if profile == "production" else []
-    )
-    assert sorted(next(e for e in expected if e in s) for s in sources) == sorted(expected)
+    assert len(sources) == len(resources_of(template, "AWS::EC2::SecurityGroupIngress")) == 1
+    assert "WorkersSecurityGroup" in sources.pop()
 
 
 def test_sandbox_is_destroyed_whole_and_production_keeps_its_data(template, profile):
-    db = resources_of(template, "AWS::RDS::DBInstance").popitem()[1]
+    db = database(template, profile)
     queues_ = resources_of(template, "AWS::SQS::Queue").values()
     if profile == "sandbox":
         assert db["DeletionPolicy"] == "Delete"
@@ -249,7 +303,7 @@ def test_sandbox_has_no_nat_gateway(template, profile):
 # --- alarms and outputs -------------------------------------------------------------------------
 
 
-def test_dead_letters_and_backlog_age_alarm_on_the_encrypted_topic(template):
+def test_dead_letters_and_backlog_age_alarm_on_the_alarm_topic(template, profile):
     alarms = [a["Properties"] for a in resources_of(template, "AWS::CloudWatch::Alarm").values()]
     dead_letters = next(a for a in alarms if a["AlarmDescription"].startswith("Messages reached"))
     age = next(a for a in alarms if a["AlarmDescription"].startswith("The oldest message"))
@@ -260,7 +314,8 @@ def test_dead_letters_and_backlog_age_alarm_on_the_encrypted_topic(template):
             {"Ref": next(iter(resources_of(template, "AWS::SNS::Topic")))}
         ]
     topic = single(template, "AWS::SNS::Topic")
-    assert "KmsMasterKeyId" in topic
+    # Encrypted in production; a sandbox's alarm topic is not (a profile trade-off).
+    assert ("KmsMasterKeyId" in topic) is (profile == "production")
 
 
 def test_outputs_give_a_user_what_they_need(template):
@@ -336,9 +391,10 @@ def test_worker_boot_script_installs_then_starts_the_service_with_its_environmen
     script = rendered_user_data(template)
     steps = [
         "dnf install -y python3.11",
+        "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem",
         "pip install --no-cache-dir -r /opt/queue-worker/workers/requirements.txt",
         "QUEUE_URL=",
-        "DATABASE_SECRET_ARN=",
+        "DATABASE_IAM_USER=order_writer",
         "MAX_WRITES_PER_SECOND=500",
         "/etc/logrotate.d/workers",
         "amazon-cloudwatch-agent-ctl",
@@ -406,29 +462,15 @@ def test_a_worker_that_keeps_failing_marks_its_instance_unhealthy(template):
 
 
 def test_the_postgres_log_goes_to_a_log_group_the_stack_owns(template, profile):
-    db = single(template, "AWS::RDS::DBInstance")
+    db = database(template, profile)["Properties"]
     name = f"queue-patterns-write-buffer-{profile}-database"
-    assert db["DBInstanceIdentifier"] == name and db["EnableCloudwatchLogsExports"] == [
-        "postgresql"
-    ]
+    kind = "cluster" if profile == "sandbox" else "instance"
+    identifier = db["DBClusterIdentifier" if kind == "cluster" else "DBInstanceIdentifier"]
+    assert identifier == name and db["EnableCloudwatchLogsExports"] == ["postgresql"]
     [log_group] = [
         g
         for g in resources_of(template, "AWS::Logs::LogGroup").values()
-        if g["Properties"].get("LogGroupName") == f"/aws/rds/instance/{name}/postgresql"
+        if g["Properties"].get("LogGroupName") == f"/aws/rds/{kind}/{name}/postgresql"
     ]
     assert log_group["DeletionPolicy"] == ("Delete" if profile == "sandbox" else "Retain")
     assert resources_of(template, "Custom::LogRetention") == {}
-
-
-def test_a_conflicting_order_alarms_on_the_workers_own_metric(template):
-    from write_buffer_worker.config import WorkerConfig
-
-    alarms = [a["Properties"] for a in resources_of(template, "AWS::CloudWatch::Alarm").values()]
-    [conflicts] = [a for a in alarms if a.get("MetricName") == "Conflicts"]
-    # The namespace the worker writes its EMF lines to when the stack sets none.
-    assert conflicts["Namespace"] == WorkerConfig.metrics_namespace
-    assert "METRICS_NAMESPACE" not in json.dumps(single(template, "AWS::EC2::LaunchTemplate"))
-    assert conflicts["Statistic"] == "Sum" and conflicts["Period"] == 60
-    assert conflicts["Threshold"] == 1 and conflicts["TreatMissingData"] == "notBreaching"
-    topic = {"Ref": next(iter(resources_of(template, "AWS::SNS::Topic")))}
-    assert conflicts["AlarmActions"] == [topic] and conflicts["OKActions"] == [topic]

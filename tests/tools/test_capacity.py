@@ -231,7 +231,7 @@ def test_a_stack_the_planner_has_never_seen_is_planned_from_its_template():
 def test_the_write_buffer_database_leaves_room_for_the_whole_fleet(assemblies):
     for profile, workers in (("sandbox", 2), ("production", 10)):
         plan = plan_stack(assemblies[profile].stacks["WriteBuffer"])
-        database = by_label(plan, "Database / Instance")
+        [database] = [x for x in plan.links if x.kind == "RDS"]
         assert f"{workers} x 4 = {workers * 4}," in database.basis
 
 
@@ -249,13 +249,13 @@ def test_the_capacity_tables_in_the_docs_are_what_the_planner_says(assemblies):
 
 
 def test_a_fleet_whose_pools_exceed_the_database_connection_limit_fails_synth():
-    # 40 workers x 4 connections = 160 on a db.t4g.micro's 112.
-    crowded = dataclasses.replace(profiles.SANDBOX, worker_max_capacity=40)
+    # 300 workers x 4 connections = 1,200 on a db.m7g.large's 901 (production's RDS instance).
+    crowded = dataclasses.replace(profiles.PRODUCTION, worker_max_capacity=300)
     with pytest.raises(ValueError) as refused:
         WriteBufferStack(cdk.App(), "WriteBuffer", profile=crowded)
     message = str(refused.value)
-    assert message.startswith("PostgresDatabase.allow_from: Write-buffer workers may hold 160")
-    assert "more than 112" in message and "db.t4g.micro" in message
+    assert message.startswith("PostgresDatabase.allow_from: Write-buffer workers may hold 1200")
+    assert "more than 901" in message and "db.m7g.large" in message
 
 
 def test_a_message_over_the_size_limit_stops_the_chain_at_its_topic_and_queues(assemblies):

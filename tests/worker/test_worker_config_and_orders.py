@@ -20,8 +20,23 @@ BASE = {"QUEUE_URL": "https://sqs.example/1/orders", "DATABASE_URL": "postgresql
     ("env", "message"),
     [
         ({"DATABASE_URL": "postgresql:///x"}, r"QUEUE_URL: required"),
-        ({"QUEUE_URL": "q"}, r"DATABASE_URL / DATABASE_SECRET_ARN: set exactly one"),
+        ({"QUEUE_URL": "q"}, r"DATABASE_URL / DATABASE_SECRET_ARN / DATABASE_IAM_USER: set"),
         ({**BASE, "DATABASE_SECRET_ARN": "arn:aws:secretsmanager:..."}, r"set exactly one"),
+        ({**BASE, "DATABASE_IAM_USER": "order_writer"}, r"set exactly one"),
+        (
+            {"QUEUE_URL": "q", "DATABASE_IAM_USER": "order_writer", "DATABASE_NAME": "orders"},
+            r"DATABASE_HOST / DATABASE_NAME: required with DATABASE_IAM_USER",
+        ),
+        (
+            {
+                "QUEUE_URL": "q",
+                "DATABASE_IAM_USER": "order_writer",
+                "DATABASE_HOST": "db.example",
+                "DATABASE_NAME": "orders",
+            },
+            r"DATABASE_CA_BUNDLE: required with DATABASE_IAM_USER",
+        ),
+        ({**BASE, "DB_IDLE_SECONDS": "0"}, r"DB_IDLE_SECONDS: 0.0 is outside 0.1..3600.0"),
         ({**BASE, "RECEIVE_LOOPS": "four"}, r"RECEIVE_LOOPS: 'four' is not a whole number"),
         ({**BASE, "RECEIVE_LOOPS": "0"}, r"RECEIVE_LOOPS: 0 is outside 1..64"),
         (

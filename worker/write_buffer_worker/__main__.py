@@ -14,9 +14,9 @@ import signal
 import sys
 import threading
 import time
-from urllib.parse import quote
 
 import boto3
+from psycopg.conninfo import make_conninfo
 
 from write_buffer_worker.config import ConfigError, WorkerConfig, load_config
 from write_buffer_worker.consumer import Consumer, DatabaseGate
@@ -38,11 +38,43 @@ class JsonLines(logging.Formatter):
         return json.dumps(line, default=str)
 
 
+def tls_parameters(ca_bundle: str | None) -> dict[str, str]:
+    """libpq TLS settings: verify the server against the RDS CA bundle when there is one
+    (sslmode=verify-full: the certificate chain and the host name), else encrypt only."""
+    if ca_bundle:
+        return {"sslmode": "verify-full", "sslrootcert": ca_bundle}
+    return {"sslmode": "require"}
+
+
 def conninfo_source(config: WorkerConfig):
-    """A callable giving a libpq URI: the configured URL, or one built from the RDS secret
-    (read again on each call, so a rotated password is picked up)."""
+    """A callable giving a libpq connection string, called for each new connection: the
+    configured URL; an IAM authentication token for the worker's own database user (signed
+    locally with the instance role's credentials, valid 15 minutes, no password stored); or
+    credentials read from a Secrets Manager secret (read again each time, so a rotated
+    password is picked up)."""
     if config.database_url:
         return lambda: config.database_url
+
+    tls = tls_parameters(config.database_ca_bundle)
+    if config.database_iam_user:
+        rds = boto3.client("rds")
+
+        def with_token() -> str:
+            token = rds.generate_db_auth_token(
+                DBHostname=config.database_host,
+                Port=config.database_port,
+                DBUsername=config.database_iam_user,
+            )
+            return make_conninfo(
+                host=config.database_host,
+                port=config.database_port,
+                dbname=config.database_name,
+                user=config.database_iam_user,
+                password=token,
+                **tls,
+            )
+
+        return with_token
 
     secrets = boto3.client("secretsmanager")
 
@@ -50,10 +82,13 @@ def conninfo_source(config: WorkerConfig):
         secret = json.loads(
             secrets.get_secret_value(SecretId=config.database_secret_arn)["SecretString"]
         )
-        user, password = quote(secret["username"], safe=""), quote(secret["password"], safe="")
-        return (
-            f"postgresql://{user}:{password}@{secret['host']}:{secret.get('port', 5432)}/"
-            f"{secret.get('dbname', 'postgres')}?sslmode=require"
+        return make_conninfo(
+            host=config.database_host or secret["host"],
+            port=secret.get("port", config.database_port),
+            dbname=config.database_name or secret.get("dbname", "postgres"),
+            user=secret["username"],
+            password=secret["password"],
+            **tls,
         )
 
     return from_secret
@@ -105,8 +140,14 @@ def main() -> int:
         config.db_pool_size,
         connect_timeout=config.db_connect_timeout_seconds,
         statement_timeout=config.db_statement_timeout_seconds,
+        idle_seconds=config.db_idle_seconds,
     )
-    if not prepare_schema(store, stopping, config.db_backoff_max_seconds):
+    # With IAM authentication the worker logs in as a role that may only insert and read
+    # orders: the schema step (python -m write_buffer_worker.schema, before this service)
+    # made the table. Otherwise the worker's own user makes it here.
+    if config.database_iam_user is None and not prepare_schema(
+        store, stopping, config.db_backoff_max_seconds
+    ):
         store.close()
         return 0
     consumer = Consumer(config, boto3.client("sqs"), store, metrics)

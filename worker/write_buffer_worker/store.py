@@ -67,6 +67,8 @@ KEEPALIVES = {
     "keepalives_count": 3,
 }
 IDLE_IN_TRANSACTION_MS = 60_000
+# How the worker's sessions show in pg_stat_activity.
+APPLICATION_NAME = "write-buffer-worker"
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -148,7 +150,8 @@ class Deadlines:
 class OrderStore:
     """A bounded pool of connections and the one write this worker makes.
 
-    `conninfo` is a callable so that a rotated secret is re-read when authentication fails.
+    `conninfo` is a callable, called for each new connection, so that a rotated secret or a new
+    IAM token is used without a restart.
     """
 
     def __init__(
@@ -157,8 +160,10 @@ class OrderStore:
         pool_size: int,
         connect_timeout: float = 5,
         statement_timeout: float = 10,
+        idle_seconds: float = 60,
     ):
         self._conninfo = conninfo
+        self._idle_seconds = idle_seconds
         self._pool_size = pool_size
         self._connect_timeout = max(2, int(connect_timeout))  # libpq's minimum is 2 s
         self._statement_timeout = statement_timeout
@@ -172,14 +177,27 @@ class OrderStore:
             f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS}"
         )
         pool = ConnectionPool(
-            self._conninfo(),
-            min_size=1,
+            # Called for each new connection: a rotated secret or a fresh IAM token every time.
+            self._conninfo,
+            # None kept open for its own sake: with nothing to write, every connection closes
+            # after idle_seconds (the pool drops one per period), so an idle worker holds no
+            # session and a database that pauses when none is open (Aurora Serverless v2 at
+            # 0 ACUs) can pause.
+            min_size=0,
             max_size=self._pool_size,
+            max_idle=self._idle_seconds,
             timeout=self._connect_timeout,
+            # A failed connection is not retried on the pool's own schedule (1, 2, 4 ... s for
+            # up to 5 minutes, during which no new attempt starts): the attempt gives up within
+            # the connect timeout, and the consumer's circuit breaker decides when to try again
+            # (DB_BACKOFF_MAX_SECONDS), so a database back after a pause or an outage is found
+            # within that, however long it was away.
+            reconnect_timeout=self._connect_timeout,
             kwargs={
                 "connect_timeout": self._connect_timeout,
                 "options": options,
                 "tcp_user_timeout": int(self.transaction_deadline * 1000),
+                "application_name": APPLICATION_NAME,
                 **KEEPALIVES,
             },
             check=self._check,  # drop connections a restart broke, without hanging on a frozen one
@@ -293,8 +311,7 @@ class OrderStore:
             raise DatabaseUnavailable(str(error).strip()) from error
 
     def _after_failure(self, error: psycopg.Error) -> None:
-        # A rotated password: re-read the secret and start a fresh pool.
+        # A rotated password: the next connection reads the secret again (conninfo is called
+        # for each one); say so once per failure.
         if "password authentication failed" in str(error):
-            log.warning("database authentication failed; re-reading credentials")
-            old, self._pool = self._pool, self._new_pool()
-            old.close(timeout=0)
+            log.warning("database authentication failed; the next connection re-reads credentials")
