@@ -35,6 +35,9 @@ TABLES = {  # environment variable -> (table, partition key, sort key)
 }
 
 
+STACK_NAME = "queue-patterns-order-fan-out-sandbox"
+
+
 def subscriptions_from_template(template: dict) -> dict[str, tuple[dict | None, bool]]:
     """{unit: (filter policy, raw delivery)} for each SNS subscription in the template."""
     found = {}
@@ -48,19 +51,20 @@ def subscriptions_from_template(template: dict) -> dict[str, tuple[dict | None, 
 
 
 def synthesized_subscriptions() -> dict[str, tuple[dict | None, bool]]:
-    """Synthesize the app (sandbox) and read the fan-out subscriptions from it."""
+    """Synthesize the OrderFanOut stack (sandbox), alone, and read its subscriptions."""
     import tempfile
 
     import aws_cdk as cdk
 
     sys.path.insert(0, str(ROOT / "constructs"))
-    from app import build_app
+    from stacks.order_fan_out_stack import OrderFanOutStack
+    from stacks.profiles import SANDBOX
 
     context = json.loads((ROOT / "cdk.json").read_text())["context"] | {"profile": "sandbox"}
     with tempfile.TemporaryDirectory() as outdir:
         app = cdk.App(context=context, outdir=outdir)
-        build_app(app, nag=False)
-        template = app.synth().get_stack_by_name("queue-patterns-order-fan-out-sandbox").template
+        OrderFanOutStack(app, "OrderFanOut", stack_name=STACK_NAME, profile=SANDBOX)
+        template = app.synth().get_stack_by_name(STACK_NAME).template
     return subscriptions_from_template(template)
 
 

@@ -31,10 +31,26 @@ def test_template_matches_snapshot(synthesized_app, stack, profile, snapshot):
     assert masked(synthesized_app(profile).template_json(stack)) == snapshot
 
 
+@pytest.fixture(scope="module")
+def lint_errors(synthesized_app):
+    """`lint_errors(profile)`: {stack: cfn-lint errors}, every stack of a profile in one run."""
+    found = {}
+
+    def get(profile):
+        if profile not in found:
+            app = synthesized_app(profile)
+            paths = {stack: app.template_path(stack) for stack in STACKS}
+            errors = cfn_lint_errors(list(paths.values()))
+            found[profile] = {stack: errors[path] for stack, path in paths.items()}
+        return found[profile]
+
+    return get
+
+
 @pytest.mark.parametrize("profile", PROFILE_NAMES)
 @pytest.mark.parametrize("stack", STACKS)
-def test_cfn_lint_reports_no_error(synthesized_app, stack, profile):
-    assert cfn_lint_errors(synthesized_app(profile).template_path(stack)) == []
+def test_cfn_lint_reports_no_error(lint_errors, stack, profile):
+    assert lint_errors(profile)[stack] == []
 
 
 @pytest.mark.parametrize("profile", PROFILE_NAMES)
