@@ -389,7 +389,7 @@ class DataPath:
             db_groups = set(t.referenced_ids(groups))
             for ingress in t.of_type("AWS::EC2::SecurityGroupIngress"):
                 ip = ingress.properties
-                if not db_groups & t.referenced_ids(ip.get("GroupId")):
+                if db_groups.isdisjoint(t.referenced_ids(ip.get("GroupId"))):
                     continue
                 for group, workers in getattr(self, "worker_groups", set()):
                     if group in t.referenced_ids(ip.get("SourceSecurityGroupId")):

@@ -98,8 +98,10 @@ class StackTemplate:
             )
         return found[0]
 
-    def referenced_ids(self, value: Any) -> set[str]:
-        """Logical ids of the resources `value` refers to (Ref, GetAtt, Sub), at any depth."""
+    def referenced_ids(self, value: Any) -> list[str]:
+        """Logical ids of the resources `value` refers to (Ref, GetAtt, Sub), at any depth,
+        sorted: what a tool draws or prints from them must not depend on set order, which
+        changes from one Python process to the next."""
         found: set[str] = set()
         for node in _walk(value):
             if isinstance(node, dict) and len(node) == 1:
@@ -115,11 +117,11 @@ class StackTemplate:
                     for name in _SUB_VARIABLE.findall(text):
                         if name.split(".", 1)[0] in self.resources:
                             found.add(name.split(".", 1)[0])
-        return found
+        return sorted(found)
 
     def resource_named(self, value: Any) -> Resource | None:
         """The resource a resolved name, ARN or URL (or an unresolved reference) points at."""
-        ids = self.referenced_ids(value) if not isinstance(value, str) else set()
+        ids = self.referenced_ids(value) if not isinstance(value, str) else []
         if len(ids) == 1:
             return self.resources[ids.pop()]
         if isinstance(value, str):
