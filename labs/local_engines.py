@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
+import select
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 import warnings
 from collections.abc import Iterator
@@ -23,13 +22,6 @@ from pathlib import Path
 
 LOCAL_REGION = "us-east-1"
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-
-
-def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass(frozen=True)
@@ -74,27 +66,24 @@ class MotoServer:
 
 
 @contextlib.contextmanager
-def moto_server(port: int | None = None, startup_timeout: float = 30.0) -> Iterator[MotoServer]:
-    """Run `moto_server` on loopback in a child process until the block exits."""
-    port = port or free_port()
-    endpoint = f"http://127.0.0.1:{port}"
+def moto_server(startup_timeout: float = 30.0) -> Iterator[MotoServer]:
+    """Run moto's server on loopback in a child process until the block exits. The child binds
+    a port the kernel picks and reports it (`labs/moto_on_free_port.py`), so servers started
+    at once by parallel tests never share a port."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
+        [sys.executable, "-m", "labs.moto_on_free_port"],
+        cwd=Path(__file__).resolve().parent.parent,
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
-        # A state machine that moto runs calls SQS and other services back on this port.
-        env={**os.environ, "MOTO_PORT": str(port)},
+        text=True,
     )
     try:
-        deadline = time.monotonic() + startup_timeout
-        while True:
-            try:
-                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).close()  # noqa: S310 (loopback http)
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"moto server did not start on {endpoint}") from None
-                time.sleep(0.1)
+        ready, _, _ = select.select([process.stdout], [], [], startup_timeout)
+        line = process.stdout.readline().strip() if ready else ""
+        if not line.isdigit():
+            raise RuntimeError(f"moto server did not start (exit code {process.poll()})")
+        endpoint = f"http://127.0.0.1:{line}"
+        urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=5).close()  # noqa: S310 (loopback http)
         yield MotoServer(endpoint_url=endpoint, process=process)
     finally:
         process.terminate()
@@ -102,6 +91,7 @@ def moto_server(port: int | None = None, startup_timeout: float = 30.0) -> Itera
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+        process.stdout.close()
 
 
 @dataclass

@@ -301,7 +301,7 @@ class DataPath:
                         reads_only = all(
                             v.startswith(("Get", "Query", "Scan", "BatchGet")) for v in verbs
                         )
-                        prefix = _prefix(t, statement.get("Resource"))
+                        prefix = _prefix(t, statement.get("Resource"), target)
                         label = ", ".join(verbs) + (f" {prefix}" if prefix else "")
                         if reads_only:
                             self.edges.append(Edge(target, consumer, label))
@@ -529,9 +529,12 @@ def _list(value: Any) -> list:
     return value if isinstance(value, list) else [value]
 
 
-def _prefix(template: StackTemplate, resource: Any) -> str:
-    """`under usage/` for an object ARN like `<bucket ARN>/usage/*`."""
+def _prefix(template: StackTemplate, resource: Any, bucket: str) -> str:
+    """`under usage/` for an object ARN like `<bucket ARN>/usage/*` of `bucket` (a statement
+    may also name objects of other buckets, such as the CDK asset a fleet downloads)."""
     for value in _list(resource):
+        if bucket not in template.referenced_ids(value):
+            continue
         resolved = str(template.resolve(value))
         if resolved.startswith("arn:aws:s3:::") and "/" in resolved:
             key = resolved.split("/", 1)[1].rstrip("*")

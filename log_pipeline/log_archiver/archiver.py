@@ -131,7 +131,7 @@ class Archiver:
         self._stopping = threading.Event()
         self._flushed = threading.Event()
         self._flush_lock = threading.Lock()
-        self._backoff = Backoff(base=0.5, cap=30.0)
+        self._backoff = Backoff(base=0.5, cap=config.write_backoff_max_seconds)
         self._threads: list[threading.Thread] = []
         self._progress: dict[str, float] = {}
 

@@ -26,6 +26,7 @@ class ArchiverConfig:
     jobs_visibility_timeout_seconds: int = 120
     task_heartbeat_seconds: int = 300
     shutdown_grace_seconds: float = 20.0
+    write_backoff_max_seconds: float = 30.0
     instance_id: str = "local"
     metrics_namespace: str = "QueuePatterns/LogArchiver"
     metrics_interval_seconds: float = 10.0
@@ -68,6 +69,9 @@ def load_config(env: Mapping[str, str] | None = None) -> ArchiverConfig:
         jobs_visibility_timeout_seconds=jobs_visibility,
         task_heartbeat_seconds=bounded(env, "TASK_HEARTBEAT_SECONDS", 300, 2, 86_400),
         shutdown_grace_seconds=bounded(env, "SHUTDOWN_GRACE_SECONDS", 20.0, 0.0, 300.0, float),
+        write_backoff_max_seconds=bounded(
+            env, "WRITE_BACKOFF_MAX_SECONDS", 30.0, 0.5, 300.0, float
+        ),
         instance_id=env.get("INSTANCE_ID") or socket.gethostname(),
         metrics_namespace=env.get("METRICS_NAMESPACE") or "QueuePatterns/LogArchiver",
         metrics_interval_seconds=bounded(env, "METRICS_INTERVAL_SECONDS", 10.0, 0.1, 3600.0, float),

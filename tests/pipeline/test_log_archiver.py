@@ -85,7 +85,7 @@ def test_a_bucket_refusing_writes_keeps_the_buffer_and_loses_nothing(pipeline):
     late = pipeline.bucket + "-late"
     pipeline.send_envelopes(envelopes(10))
     pipeline.bucket = late
-    with archiver(pipeline) as metrics:
+    with archiver(pipeline, WRITE_BACKOFF_MAX_SECONDS=1) as metrics:
         wait_until(lambda: metrics.totals()["WriteFailures"] >= 1, what="a refused write")
         pipeline.s3.create_bucket(Bucket=late)
         wait_until(
@@ -111,6 +111,8 @@ def test_visibility_must_outlast_two_flushes():
         )
     with pytest.raises(ConfigError, match="ARCHIVE_BUCKET: required"):
         load_config({"QUEUE_URL": "q"})
+    with pytest.raises(ConfigError, match="WRITE_BACKOFF_MAX_SECONDS"):
+        load_config({"QUEUE_URL": "q", "ARCHIVE_BUCKET": "b", "WRITE_BACKOFF_MAX_SECONDS": "0"})
 
 
 def test_sigterm_writes_the_buffer_then_exits_zero(pipeline):
