@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -83,6 +84,14 @@ class FifoObservation:
         )
 
 
+def finish(group: str, left: Counter, holds: dict[str, int], lock: threading.Lock) -> None:
+    """One of the batch's messages of ``group`` is done; the last one ends the hold."""
+    left[group] -= 1
+    if left[group] == 0:
+        with lock:
+            holds[group] -= 1
+
+
 def consume(moto, url, consumer, observation, holds, lock, stop, started, processing, batch):
     sqs = moto.client("sqs")
     while not stop.is_set():
@@ -94,20 +103,25 @@ def consume(moto, url, consumer, observation, holds, lock, stop, started, proces
         ).get("Messages", [])
         if not messages:
             continue
-        groups = {m["Attributes"]["MessageGroupId"] for m in messages}
+        # A consumer holds a group from receiving its messages until it deletes or releases
+        # the last of them in this batch; the hold ends just before that call, because SQS
+        # may hand the group to another consumer the moment the call returns.
+        left = Counter(m["Attributes"]["MessageGroupId"] for m in messages)
         with lock:
-            for group in groups:
+            for group in left:
                 if holds.get(group):
                     observation.overlapping_holds += 1
                 holds[group] = holds.get(group, 0) + 1
+
         failed_groups: set[str] = set()
         try:
             for message in messages:
                 body = json.loads(message["Body"])
-                group = body["group"]
+                group = message["Attributes"]["MessageGroupId"]
                 if group in failed_groups or body.get("poison"):
                     # Keep the group's order: release this one and the rest of its group.
                     failed_groups.add(group)
+                    finish(group, left, holds, lock)
                     sqs.change_message_visibility(
                         QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
                     )
@@ -117,11 +131,13 @@ def consume(moto, url, consumer, observation, holds, lock, stop, started, proces
                     observation.processed.append(
                         Processed(group, body["sequence"], consumer, time.monotonic() - started)
                     )
+                finish(group, left, holds, lock)
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         finally:
             with lock:
-                for group in groups:
-                    holds[group] -= 1
+                for group, count in left.items():
+                    if count:
+                        holds[group] -= 1
 
 
 def deduplication(story: Story, sqs, observation: FifoObservation) -> None:
@@ -233,6 +249,8 @@ def run(
         bars.update(task, completed=len(observation.processed))
     observation.elapsed = time.monotonic() - started
     stop.set()  # nothing is held and the queue is empty: the consumers only wait on long polls
+    for thread in threads:  # each ends within its 1-second long poll, before moto stops
+        thread.join(timeout=5)
     story.table(
         "processed, per group (consumer that did it)",
         ["group", "order processed"],
