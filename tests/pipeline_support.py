@@ -7,9 +7,10 @@ import json
 import os
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import waiting
 
 PIPELINE_DIR = Path(__file__).resolve().parents[1] / "log_pipeline"
 
@@ -105,10 +106,6 @@ def final_totals(output: str, message: str) -> dict:
     raise AssertionError(f"no {message!r} line in:\n{output[-2000:]}")
 
 
-def wait_until(predicate, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+def wait_until(predicate, timeout: float = 30.0, what="condition") -> None:
+    """`waiting.wait_until` with the pipeline tests' longer default and a finer poll."""
+    waiting.wait_until(predicate, timeout=timeout, interval=0.05, what=what)

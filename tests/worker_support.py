@@ -9,11 +9,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+from waiting import wait_until  # noqa: F401 (the worker tests import it from here)
 from write_buffer_worker.config import load_config
 from write_buffer_worker.consumer import Consumer
 from write_buffer_worker.metrics import Metrics
@@ -28,15 +28,6 @@ def order(n: int, customer: str = "cust-1") -> dict:
         "customerId": customer,
         "items": [{"sku": "BOOK-1", "quantity": 1 + n % 3, "unitPriceCents": 1250}],
     }
-
-
-def wait_until(predicate, timeout: float = 20.0, interval: float = 0.1, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 @dataclass

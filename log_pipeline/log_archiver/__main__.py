@@ -1,7 +1,8 @@
 """`python -m log_archiver`: drain the log queue into S3 (and answer compaction tasks) until
 SIGTERM, then write what is buffered and exit.
 
-Exit codes: 0 after a clean drain, 2 on a configuration error.
+Exit codes: 0 after a clean drain, 1 when a loop's thread died (a bug; systemd restarts the
+service), 2 on a configuration error.
 """
 
 from __future__ import annotations
@@ -57,7 +58,12 @@ def main() -> int:
     )
     tick = min(config.metrics_interval_seconds, watchdog_interval() or 3600.0)
     next_flush = time.monotonic() + config.metrics_interval_seconds
+    died = False
     while not stopping.wait(tick):
+        died = archiver.failed() or (jobs is not None and jobs.failed())
+        if died:
+            log.critical("an archiver thread died; stopping with exit code 1 for a restart")
+            break
         if archiver.healthy() and (jobs is None or jobs.healthy()):
             notify("WATCHDOG=1")
         if time.monotonic() >= next_flush:
@@ -71,7 +77,7 @@ def main() -> int:
     archiver.stop(max(0.0, deadline - time.monotonic()))
     metrics.flush()
     log.info("archiver stopped", extra={"fields": metrics.totals()})
-    return 0
+    return 1 if died else 0
 
 
 if __name__ == "__main__":

@@ -13,6 +13,10 @@ Guarantees, each tested against moto's SQS and S3:
   extended), the write is retried with backoff, and receiving pauses once the buffer is full.
 - Stop (SIGTERM on scale-in): receiving ends, the buffer is written and deleted within the grace
   period; anything received after that is released for another archiver at once.
+- No message and no unexpected error stops a loop: an error nothing expected is logged with its
+  traceback and the loop goes on after a pause; a write that fails that way releases its
+  messages, so a persistent fault walks them to the DLQ instead of hiding them. A thread that
+  dies anyway is reported by `failed()`, and the program exits 1 for systemd to restart it.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import random
 import threading
 import time
 import uuid
@@ -32,6 +37,10 @@ from pipeline_runtime.runtime import Backoff, Metrics
 from log_archiver.config import ArchiverConfig
 
 log = logging.getLogger(__name__)
+
+# After an unexpected error a loop waits this long (plus as much jitter) before going on, so a
+# persistent fault does not spin.
+UNEXPECTED_ERROR_PAUSE = 1.0
 
 COUNTERS = (
     "Messages",
@@ -130,6 +139,7 @@ class Archiver:
         self._buffer = Buffer()
         self._stopping = threading.Event()
         self._flushed = threading.Event()
+        self._failed = threading.Event()
         self._flush_lock = threading.Lock()
         self._backoff = Backoff(base=0.5, cap=config.write_backoff_max_seconds)
         self._threads: list[threading.Thread] = []
@@ -139,12 +149,12 @@ class Archiver:
 
     def start(self) -> None:
         for index in range(self.config.receive_loops):
-            self._spawn(f"receive-{index}", self._receive_loop)
-        self._spawn("flusher", self._flush_loop)
+            self._spawn(f"receive-{index}", self._receive_once)
+        self._spawn("flusher", self._flush_when_due)
 
-    def _spawn(self, name: str, target) -> None:
+    def _spawn(self, name: str, step) -> None:
         self._progress[name] = time.monotonic()
-        thread = threading.Thread(target=target, args=(name,), name=name, daemon=True)
+        thread = threading.Thread(target=self._run, args=(name, step), name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
 
@@ -156,75 +166,96 @@ class Archiver:
             thread.join(max(0.0, deadline - time.monotonic()))
         self.flush(deadline=deadline)
 
+    def failed(self) -> bool:
+        """A loop's thread died: a bug (no message and no AWS error can do it)."""
+        return self._failed.is_set()
+
     def healthy(self) -> bool:
         limit = self.config.receive_wait_seconds + self.config.flush_seconds + 60
         now = time.monotonic()
-        return all(t.is_alive() for t in self._threads) and all(
-            now - seen < limit for seen in self._progress.values()
+        return (
+            not self.failed()
+            and all(t.is_alive() for t in self._threads)
+            and all(now - seen < limit for seen in self._progress.values())
         )
+
+    def _run(self, name: str, step) -> None:
+        """Call `step` until stopping; an error no branch expected is logged, then a pause."""
+        try:
+            while not self._stopping.is_set():
+                self._progress[name] = time.monotonic()
+                try:
+                    if step() is False:
+                        return
+                except Exception:
+                    log.exception("unexpected error in %s; going on after a pause", name)
+                    self._stopping.wait(UNEXPECTED_ERROR_PAUSE * (1 + random.random()))  # noqa: S311
+        except BaseException:
+            log.critical("the %s thread died", name, exc_info=True)
+            self._failed.set()  # the program exits 1 on this; the thread ends here
 
     # -- receiving ---------------------------------------------------------------------------
 
-    def _receive_loop(self, name: str) -> None:
-        while not self._stopping.is_set():
-            self._progress[name] = time.monotonic()
-            if len(self._buffer.messages) >= self.config.flush_messages:
-                self._flushed.wait(0.5)  # full: wait for the flusher (backpressure)
-                continue
+    def _receive_once(self) -> bool:
+        """One receive and the parsing of what came; False once the loop should end."""
+        if len(self._buffer.messages) >= self.config.flush_messages:
+            self._flushed.wait(0.5)  # full: wait for the flusher (backpressure)
+            return True
+        try:
+            messages = self._sqs.receive_message(
+                QueueUrl=self.config.queue_url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=self.config.receive_wait_seconds,
+                MessageSystemAttributeNames=["ApproximateReceiveCount"],
+            ).get("Messages", [])
+        except (BotoCoreError, ClientError) as error:
+            log.warning("receive failed", extra={"fields": {"error": str(error)[:200]}})
+            self._stopping.wait(1.0)
+            return True
+        if messages and self._stopping.is_set():
+            self._release(messages, reason="received while stopping")
+            return False
+        if not messages and not self.config.receive_wait_seconds:
+            self._stopping.wait(0.1)  # short polling: pause instead of spinning on an empty queue
+        malformed = []
+        for message in messages:
             try:
-                messages = self._sqs.receive_message(
-                    QueueUrl=self.config.queue_url,
-                    MaxNumberOfMessages=10,
-                    WaitTimeSeconds=self.config.receive_wait_seconds,
-                    MessageSystemAttributeNames=["ApproximateReceiveCount"],
-                ).get("Messages", [])
-            except (BotoCoreError, ClientError) as error:
-                log.warning("receive failed", extra={"fields": {"error": str(error)[:200]}})
-                self._stopping.wait(1.0)
+                envelope = parse_envelope(message["Body"])
+            except Malformed as reason:
+                malformed.append(message)
+                log.error(
+                    "malformed log message; released for the redrive policy",
+                    extra={
+                        "fields": {
+                            "message_id": message["MessageId"],
+                            "receive_count": message.get("Attributes", {}).get(
+                                "ApproximateReceiveCount"
+                            ),
+                            "reason": str(reason),
+                        }
+                    },
+                )
                 continue
-            if messages and self._stopping.is_set():
-                self._release(messages, reason="received while stopping")
-                return
-            if not messages and not self.config.receive_wait_seconds:
-                self._stopping.wait(
-                    0.1
-                )  # short polling: pause instead of spinning on an empty queue
-            malformed = []
-            for message in messages:
-                try:
-                    envelope = parse_envelope(message["Body"])
-                except Malformed as reason:
-                    malformed.append(message)
-                    log.error(
-                        "malformed log message; released for the redrive policy",
-                        extra={
-                            "fields": {
-                                "message_id": message["MessageId"],
-                                "receive_count": message.get("Attributes", {}).get(
-                                    "ApproximateReceiveCount"
-                                ),
-                                "reason": str(reason),
-                            }
-                        },
-                    )
-                    continue
-                self._buffer.add(message, archive_lines(envelope))
-            if malformed:
-                self._metrics.add("Malformed", len(malformed))
-                self._release(malformed, reason="malformed")
+            self._buffer.add(message, archive_lines(envelope))
+        if malformed:
+            self._metrics.add("Malformed", len(malformed))
+            self._release(malformed, reason="malformed")
+        return True
 
     # -- writing -----------------------------------------------------------------------------
 
-    def _flush_loop(self, name: str) -> None:
-        while not self._stopping.wait(0.2):
-            self._progress[name] = time.monotonic()
-            buffer = self._buffer
-            if buffer.messages and (
-                time.monotonic() - buffer.started >= self.config.flush_seconds
-                or buffer.size >= self.config.flush_bytes
-                or len(buffer.messages) >= self.config.flush_messages
-            ):
-                self.flush()
+    def _flush_when_due(self) -> bool:
+        """Every 0.2 s: write the buffer once it is old, large or long enough."""
+        if self._stopping.wait(0.2):
+            return False
+        buffer = self._buffer
+        if buffer.messages and (
+            time.monotonic() - buffer.started >= self.config.flush_seconds
+            or buffer.size >= self.config.flush_bytes
+            or len(buffer.messages) >= self.config.flush_messages
+        ):
+            self.flush()
+        return True
 
     def flush(self, deadline: float | None = None) -> str | None:
         """Write the buffer as one object, then delete its messages; return the object's key."""
@@ -234,52 +265,64 @@ class Archiver:
             self._flushed.clear()
             if not messages:
                 return None
-            key = raw_key(self.config.raw_prefix, datetime.now(UTC), self.config.instance_id)
-            body = gzip.compress(b"".join(lines), mtime=0)
-            attempt = 0
-            while True:
-                try:
-                    self._s3.put_object(
-                        Bucket=self.config.bucket,
-                        Key=key,
-                        Body=body,
-                        ContentType="application/gzip",
-                    )
-                    break
-                except (BotoCoreError, ClientError) as error:
-                    self._metrics.add("WriteFailures")
-                    log.warning(
-                        "archive write failed; keeping the buffer and retrying",
-                        extra={"fields": {"error": str(error)[:200], "messages": len(messages)}},
-                    )
-                    if deadline is not None and time.monotonic() >= deadline:
-                        # Not deleted: they come back after their visibility timeout.
-                        log.error(
-                            "shutdown grace ran out before the write; messages left in the queue"
-                        )
-                        return None
-                    self._extend(messages)
-                    wait = self._backoff.delay(attempt)
-                    if deadline is not None:
-                        wait = min(wait, max(0.0, deadline - time.monotonic()))
-                    time.sleep(wait)
-                    attempt += 1
-            self._delete(messages)
-            self._metrics.add("Objects")
-            self._metrics.add("Messages", len(messages))
-            self._metrics.add("Lines", len(lines))
-            log.info(
-                "archive object written",
-                extra={
-                    "fields": {
-                        "key": key,
-                        "messages": len(messages),
-                        "lines": len(lines),
-                        "bytes": len(body),
-                    }
-                },
-            )
-            return key
+            try:
+                return self._write_and_delete(messages, lines, deadline)
+            except Exception:
+                # Not an S3 refusal (those are retried below): a bug or a fault nothing expected.
+                # The messages go back to the queue now; should the fault persist, their receive
+                # counts walk them to the DLQ, where they are seen, rather than waiting hidden.
+                log.exception("unexpected error writing an archive object; messages released")
+                self._release(messages, reason="unexpected write error")
+                return None
+
+    def _write_and_delete(
+        self, messages: list[dict], lines: list[bytes], deadline: float | None
+    ) -> str | None:
+        """Store the object (retrying what S3 refuses), then delete its messages."""
+        key = raw_key(self.config.raw_prefix, datetime.now(UTC), self.config.instance_id)
+        body = gzip.compress(b"".join(lines), mtime=0)
+        attempt = 0
+        while True:
+            try:
+                self._s3.put_object(
+                    Bucket=self.config.bucket,
+                    Key=key,
+                    Body=body,
+                    ContentType="application/gzip",
+                )
+                break
+            except (BotoCoreError, ClientError) as error:
+                self._metrics.add("WriteFailures")
+                log.warning(
+                    "archive write failed; keeping the buffer and retrying",
+                    extra={"fields": {"error": str(error)[:200], "messages": len(messages)}},
+                )
+                if deadline is not None and time.monotonic() >= deadline:
+                    # Not deleted: they come back after their visibility timeout.
+                    log.error("shutdown grace ran out before the write; messages left in the queue")
+                    return None
+                self._extend(messages)
+                wait = self._backoff.delay(attempt)
+                if deadline is not None:
+                    wait = min(wait, max(0.0, deadline - time.monotonic()))
+                time.sleep(wait)
+                attempt += 1
+        self._delete(messages)
+        self._metrics.add("Objects")
+        self._metrics.add("Messages", len(messages))
+        self._metrics.add("Lines", len(lines))
+        log.info(
+            "archive object written",
+            extra={
+                "fields": {
+                    "key": key,
+                    "messages": len(messages),
+                    "lines": len(lines),
+                    "bytes": len(body),
+                }
+            },
+        )
+        return key
 
     # -- SQS calls ---------------------------------------------------------------------------
 

@@ -47,6 +47,8 @@ class Cancelled(RuntimeError):
 def hour_of(request: dict) -> datetime:
     """The hour to compact: `hour` ("2025-01-31T09"), or the hour before `requestedAt` (the
     schedule's event time), so the run at 10:10 compacts 09:00-09:59."""
+    if not isinstance(request, dict):
+        raise BadRequest(f"the task input must be a JSON object, not {type(request).__name__}")
     try:
         if request.get("hour"):
             return datetime.strptime(request["hour"], "%Y-%m-%dT%H").replace(tzinfo=UTC)
@@ -131,22 +133,44 @@ class CompactionWorker:
             < self.config.receive_wait_seconds + 60 + self.config.task_heartbeat_seconds
         )
 
+    def failed(self) -> bool:
+        """The jobs thread died: a bug (no job message and no AWS error can do it)."""
+        return (
+            self._thread is not None and not self._thread.is_alive() and not self._stopping.is_set()
+        )
+
     def _loop(self) -> None:
         while not self._stopping.is_set():
             self.last_progress = time.monotonic()
             try:
-                messages = self._sqs.receive_message(
-                    QueueUrl=self.config.jobs_queue_url,
-                    MaxNumberOfMessages=1,
-                    WaitTimeSeconds=self.config.receive_wait_seconds,
-                    VisibilityTimeout=self.config.jobs_visibility_timeout_seconds,
-                ).get("Messages", [])
-            except (BotoCoreError, ClientError) as error:
-                log.warning("jobs receive failed", extra={"fields": {"error": str(error)[:200]}})
+                self._receive_and_handle()
+            except Exception:
+                # Not a job's doing (each one's handling is contained): logged, then a pause so
+                # a persistent fault does not spin.
+                log.exception("unexpected error in the jobs loop; going on after a pause")
                 self._stopping.wait(1.0)
-                continue
-            for message in messages:
+
+    def _receive_and_handle(self) -> None:
+        try:
+            messages = self._sqs.receive_message(
+                QueueUrl=self.config.jobs_queue_url,
+                MaxNumberOfMessages=1,
+                WaitTimeSeconds=self.config.receive_wait_seconds,
+                VisibilityTimeout=self.config.jobs_visibility_timeout_seconds,
+            ).get("Messages", [])
+        except (BotoCoreError, ClientError) as error:
+            log.warning("jobs receive failed", extra={"fields": {"error": str(error)[:200]}})
+            self._stopping.wait(1.0)
+            return
+        for message in messages:
+            try:
                 self.handle(message)
+            except Exception:
+                log.exception(
+                    "unexpected error handling a job; released for the redrive policy",
+                    extra={"fields": {"message_id": message.get("MessageId")}},
+                )
+                self._visibility(message, 0)
 
     def handle(self, message: dict) -> str:
         """Do one job message; return what happened (for logs and tests)."""
@@ -199,7 +223,7 @@ class CompactionWorker:
                 return "released"
             self._delete(message)  # the token died while working (timed out): nothing to answer
             return "token dead"
-        except (BotoCoreError, ClientError, OSError, ValueError, KeyError) as error:
+        except (BotoCoreError, ClientError, OSError, ValueError, KeyError, TypeError) as error:
             outcome = self._answer(
                 "send_task_failure",
                 taskToken=token,

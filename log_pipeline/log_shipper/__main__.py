@@ -1,7 +1,8 @@
 """`python -m log_shipper`: configure, read the source, ship until SIGTERM, then drain.
 
-Exit codes: 0 after a clean drain (or when a bounded generator ran out), 2 on a configuration
-error (systemd's restart will not fix a typo, and the journal says which variable).
+Exit codes: 0 after a clean drain (or when a bounded generator ran out), 1 when reading the
+source or the shipping loop failed on an unexpected error (systemd restarts the service), 2 on a
+configuration error (systemd's restart will not fix a typo, and the journal says which variable).
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ def main() -> int:
     runner.join()
     metrics.flush()
     log.info("shipper stopped", extra={"fields": metrics.totals()})
-    return 0
+    return 1 if shipper.failed() else 0
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ class Shipper:
         self._max_message = min(config.max_message_bytes, max_message_size)
         self._buffer: queue.Queue = queue.Queue(maxsize=config.buffer_lines)
         self._stopping = threading.Event()
+        self._failed = threading.Event()
         self._seq = 0
         self.sender = BatchSender(
             sqs,
@@ -71,6 +72,10 @@ class Shipper:
                     while not self._offer(line):
                         if self._stopping.is_set():
                             return
+            except Exception:
+                # What was read is still shipped; the exit code then asks systemd to restart.
+                log.exception("reading the source failed; shipping what was read, then exiting 1")
+                self._failed.set()
             finally:
                 self._buffer.put(_END)
 
@@ -90,6 +95,10 @@ class Shipper:
         self._stopping.set()
         self.sender.give_up_at(time.monotonic() + self.config.shutdown_grace_seconds)
 
+    def failed(self) -> bool:
+        """Reading or shipping ended on an error no branch expected (the program exits 1)."""
+        return self._failed.is_set()
+
     def healthy(self, within: float = 60.0) -> bool:
         return time.monotonic() - max(self.last_progress, self.sender.last_attempt) < within
 
@@ -97,6 +106,13 @@ class Shipper:
 
     def run(self) -> None:
         """Pack and send until the reader ends (its source ran out, or a stop)."""
+        try:
+            self._pack_and_send()
+        except Exception:
+            log.critical("the shipping loop died; exiting 1 for a restart", exc_info=True)
+            self._failed.set()
+
+    def _pack_and_send(self) -> None:
         linger = self.config.linger_seconds
         lines: list[str] = []
         size = 0

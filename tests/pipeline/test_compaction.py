@@ -216,3 +216,25 @@ def test_a_job_the_worker_cannot_do_fails_the_execution_without_a_retry(pipeline
     assert (
         sum(e["type"] == "TaskScheduled" for e in history) == 1
     )  # Compaction.BadRequest is not retried
+
+
+def test_a_task_input_that_is_not_an_object_is_a_bad_request():
+    for hostile in ("2025-01-31T09", ["hour"], 7, None):
+        with pytest.raises(BadRequest, match="must be a JSON object"):
+            hour_of(hostile)
+
+
+def test_a_raw_part_with_a_line_that_is_not_a_record_fails_the_job_and_not_the_worker(
+    pipeline, compaction
+):
+    """Only archivers write raw/, but a bad part must cost one job (Compaction.Failed, which the
+    state machine retries and then reports), never the jobs loop."""
+    sfn, machine, jobs, worker = compaction
+    pipeline.s3.put_object(
+        Bucket=pipeline.bucket,
+        Key=f"raw/dt={HOUR:%Y-%m-%d}/hour={HOUR:%H}/bad.jsonl.gz",
+        Body=gzip.compress(b'["not", "a", "record"]\n'),
+    )
+    run(sfn, machine, {"hour": "2025-01-31T09"})
+
+    assert worker.handle(take_job(pipeline, jobs)) == "failed"

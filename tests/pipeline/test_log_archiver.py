@@ -41,13 +41,38 @@ def archiver(pipeline, **env):
         running.stop(5)
 
 
+def wait_archived(pipeline, metrics, count: int, timeout: float = 30.0) -> None:
+    """Until at least `count` messages are archived and none is left in the queue.
+
+    At least, not exactly: the archive is at-least-once, as a standard queue is, and moto's
+    threaded server can hand one message to two concurrent receives (its ReceiveMessage takes
+    no lock), so a test counts distinct archived lines, never receives."""
+    wait_until(
+        lambda: metrics.totals()["Messages"] >= count and pipeline.depth() == 0,
+        timeout=timeout,
+        what=lambda: (
+            f"{count} archived messages; totals {metrics.totals()}, queue depth {pipeline.depth()}"
+        ),
+    )
+
+
+def archived(pipeline) -> set[tuple[str, int, int, str]]:
+    """Every distinct `(shipper, seq, i, line)` in the raw objects."""
+    return {
+        (r["shipper"], r["seq"], r["i"], r["line"])
+        for records in pipeline.objects().values()
+        for r in records
+    }
+
+
+def expected(count: int) -> set[tuple[str, int, int, str]]:
+    return {("web-1/run", n, i, f"line {n}.{i}") for n in range(count) for i in range(3)}
+
+
 def test_messages_become_gzip_objects_partitioned_by_hour_and_are_deleted_after(pipeline):
     pipeline.send_envelopes(envelopes(40))
     with archiver(pipeline) as metrics:
-        wait_until(
-            lambda: metrics.totals()["Messages"] == 40,
-            what=f"40 archived messages {metrics.totals()}",
-        )
+        wait_archived(pipeline, metrics, 40)
     objects = pipeline.objects()
     assert objects and all(
         re.fullmatch(
@@ -55,13 +80,7 @@ def test_messages_become_gzip_objects_partitioned_by_hour_and_are_deleted_after(
         )
         for key in objects
     )
-    records = [r for rs in objects.values() for r in rs]
-    assert sorted(r["line"] for r in records) == sorted(
-        f"line {n}.{i}" for n in range(40) for i in range(3)
-    )
-    assert {(r["shipper"], r["seq"], r["i"]) for r in records} == {
-        ("web-1/run", n, i) for n in range(40) for i in range(3)
-    }
+    assert archived(pipeline) == expected(40)
     assert pipeline.depth() == 0  # deleted, after the write
     assert len(objects) < 40  # many messages to an object, not one each
 
@@ -74,9 +93,9 @@ def test_a_malformed_message_reaches_the_dlq_and_the_rest_are_archived(pipeline)
         wait_until(
             lambda: pipeline.depth(pipeline.dlq_url) == 1, what="the malformed message in the DLQ"
         )
-        wait_until(lambda: metrics.totals()["Messages"] == 5, what="the 5 good messages archived")
+        wait_archived(pipeline, metrics, 5)
     assert metrics.totals()["Malformed"] >= 1
-    assert sum(len(rs) for rs in pipeline.objects().values()) == 15
+    assert archived(pipeline) == expected(5)
 
 
 def test_a_bucket_refusing_writes_keeps_the_buffer_and_loses_nothing(pipeline):
@@ -88,13 +107,76 @@ def test_a_bucket_refusing_writes_keeps_the_buffer_and_loses_nothing(pipeline):
     with archiver(pipeline, WRITE_BACKOFF_MAX_SECONDS=1) as metrics:
         wait_until(lambda: metrics.totals()["WriteFailures"] >= 1, what="a refused write")
         pipeline.s3.create_bucket(Bucket=late)
-        wait_until(
-            lambda: metrics.totals()["Messages"] == 10,
-            timeout=20,
-            what="the write after the bucket appears",
-        )
-    assert sum(len(rs) for rs in pipeline.objects().values()) == 30
-    assert pipeline.depth() == 0
+        wait_archived(pipeline, metrics, 10, timeout=20)
+    assert archived(pipeline) == expected(10)
+
+
+class Injected(RuntimeError):
+    """A fault no branch of the archiver expects (not an AWS error)."""
+
+
+def fail_once(events, event: str, error: BaseException):
+    """Make the next `event` call raise `error`: a botocore hook on a real client's or
+    session's `events`, so every other call still reaches moto."""
+    calls = []
+
+    def hook(**_):
+        calls.append(1)
+        if len(calls) == 1:
+            raise error
+
+    events.register(event, hook)
+    return calls
+
+
+def test_an_unexpected_error_in_a_write_releases_its_messages_and_the_archiver_goes_on(
+    pipeline, caplog
+):
+    pipeline.send_envelopes(envelopes(10))
+    fail_once(pipeline.s3.meta.events, "before-call.s3.PutObject", Injected("disk full"))
+    with archiver(pipeline) as metrics:
+        wait_archived(pipeline, metrics, 10)
+    assert "unexpected error writing an archive object" in caplog.text
+    assert metrics.totals()["Released"] >= 1  # back to the queue at once, not after 30 s
+    assert archived(pipeline) == expected(10)
+
+
+def test_an_unexpected_error_in_a_receive_is_logged_and_the_loop_goes_on(pipeline, caplog):
+    pipeline.send_envelopes(envelopes(10))
+    fail_once(
+        pipeline.sqs.meta.events, "before-call.sqs.ReceiveMessage", Injected("socket gone odd")
+    )
+    with archiver(pipeline, RECEIVE_LOOPS=1) as metrics:
+        wait_archived(pipeline, metrics, 10)
+    assert archived(pipeline) == expected(10)
+    unexpected = [r for r in caplog.records if "unexpected error in receive-0" in r.message]
+    assert len(unexpected) == 1 and "socket gone odd" in unexpected[0].exc_text
+
+
+class LoopKiller(BaseException):
+    """Stands for what no except clause in a loop expects (not an Exception at all)."""
+
+
+def test_an_archiver_whose_loop_dies_exits_one_so_systemd_restarts_it(
+    pipeline, monkeypatch, caplog
+):
+    import boto3
+    from log_archiver.__main__ import main
+
+    settings = pipeline.environment(RECEIVE_LOOPS=1, FLUSH_SECONDS=0.3, INSTANCE_ID="i-test")
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    session = boto3.session.Session()
+    fail_once(session.events, "before-call.sqs.ReceiveMessage", LoopKiller())
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", session)  # main's boto3.client(...)
+    handlers = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        assert main() == 1
+    finally:
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+    assert "the receive-0 thread died" in caplog.text
+    assert "an archiver thread died" in caplog.text
 
 
 def test_visibility_must_outlast_two_flushes():
@@ -138,6 +220,6 @@ def test_sigterm_writes_the_buffer_then_exits_zero(pipeline):
     output, _ = process.communicate(timeout=30)
 
     assert process.returncode == 0, output[-2000:]
-    assert final_totals(output, "archiver stopped")["Messages"] == 20
-    assert sum(len(rs) for rs in pipeline.objects().values()) == 60
+    assert final_totals(output, "archiver stopped")["Messages"] >= 20
+    assert archived(pipeline) == expected(20)
     assert pipeline.depth() == 0

@@ -189,3 +189,27 @@ def test_sigterm_drains_what_was_read_and_exits_zero(pipeline):
     assert totals["Unsent"] == 0 and totals["Refused"] == 0
     shipped = [line for e in pipeline.drain() for line in e["lines"]]
     assert len(shipped) == totals["Lines"] > 0
+
+
+def test_a_source_that_fails_mid_read_ships_what_was_read_and_reports_failure(pipeline):
+    def three_lines_then_a_broken_disk():
+        yield from ("one", "two", "three")
+        raise OSError(5, "Input/output error")
+
+    ship, metrics = shipper(pipeline)
+    ship.read(three_lines_then_a_broken_disk())
+    ship.run()
+
+    assert ship.failed()
+    assert [line for e in pipeline.drain() for line in e["lines"]] == ["one", "two", "three"]
+    assert metrics.totals()["Unsent"] == 0
+
+
+def test_a_source_the_program_cannot_read_exits_one_for_systemd_to_restart(pipeline, tmp_path):
+    """LOG_SOURCE names a directory: the read fails at once, and a clean exit 0 would tell
+    systemd (Restart=on-failure) that all is well while nothing is shipped."""
+    process = start_program("log_shipper", pipeline.environment(LOG_SOURCE=str(tmp_path)))
+    output, _ = process.communicate(timeout=30)
+
+    assert process.returncode == 1, output[-2000:]
+    assert "reading the source failed" in output and "IsADirectoryError" in output
