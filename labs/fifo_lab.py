@@ -84,9 +84,6 @@ class FifoObservation:
         )
 
 
-RECEIVING = threading.Lock()
-
-
 def finish(group: str, left: Counter, holds: dict[str, int], lock: threading.Lock) -> None:
     """One of the batch's messages of ``group`` is done; the last one ends the hold."""
     left[group] -= 1
@@ -98,18 +95,13 @@ def finish(group: str, left: Counter, holds: dict[str, int], lock: threading.Loc
 def consume(moto, url, consumer, observation, holds, lock, stop, started, processing, batch):
     sqs = moto.client("sqs")
     while not stop.is_set():
-        # One receive at a time across the lab's consumers: moto's ReceiveMessage takes no lock,
-        # so two concurrent calls can hand out the same message, which SQS never does for a
-        # FIFO queue. Only the receive call is serialized; the work overlaps as it would on AWS.
-        with RECEIVING:
-            messages = sqs.receive_message(
-                QueueUrl=url,
-                MaxNumberOfMessages=batch,
-                WaitTimeSeconds=0,
-                MessageSystemAttributeNames=["MessageGroupId", "ApproximateReceiveCount"],
-            ).get("Messages", [])
+        messages = sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=batch,
+            WaitTimeSeconds=1,
+            MessageSystemAttributeNames=["MessageGroupId", "ApproximateReceiveCount"],
+        ).get("Messages", [])
         if not messages:
-            stop.wait(0.05)
             continue
         # A consumer holds a group from receiving its messages until it deletes or releases
         # the last of them in this batch; the hold ends just before that call, because SQS
@@ -256,8 +248,8 @@ def run(
             time.sleep(0.05)
         bars.update(task, completed=len(observation.processed))
     observation.elapsed = time.monotonic() - started
-    stop.set()  # nothing is held and the queue is empty: the consumers only poll an empty queue
-    for thread in threads:  # each ends within one short poll, before moto stops
+    stop.set()  # nothing is held and the queue is empty: the consumers only wait on long polls
+    for thread in threads:  # each ends within its 1-second long poll, before moto stops
         thread.join(timeout=5)
     story.table(
         "processed, per group (consumer that did it)",

@@ -44,9 +44,8 @@ def archiver(pipeline, **env):
 def wait_archived(pipeline, metrics, count: int, timeout: float = 30.0) -> None:
     """Until at least `count` messages are archived and none is left in the queue.
 
-    At least, not exactly: the archive is at-least-once, as a standard queue is, and moto's
-    threaded server can hand one message to two concurrent receives (its ReceiveMessage takes
-    no lock), so a test counts distinct archived lines, never receives."""
+    At least, not exactly: the archive is at-least-once, as a standard queue's delivery is
+    (compaction drops the duplicates), so a test counts distinct archived lines, not receives."""
     wait_until(
         lambda: metrics.totals()["Messages"] >= count and pipeline.depth() == 0,
         timeout=timeout,
