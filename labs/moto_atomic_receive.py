@@ -10,7 +10,7 @@ the engine's race as their own bug.
 
 `install()` runs each scan under one lock. The long-poll wait happens outside it, so a 20 s
 poll on an empty queue blocks no other request; what moto does per scan (visibility, redrive
-to the DLQ, FIFO groups, attribute filtering) is unchanged.
+to the DLQ, FIFO groups, attribute filtering) and when it stops polling are unchanged.
 """
 
 from __future__ import annotations
@@ -32,19 +32,23 @@ def _receive_message(
     visibility_timeout: int,
     message_attribute_names: list[str] | None = None,
 ):
+    # moto's own loop, with each scan under the lock: scan; if nothing, wait up to a second
+    # for a new message and scan again, until the wait time has passed (checked after a wait,
+    # before the next scan, as moto checks it).
     deadline = time.monotonic() + wait_seconds_timeout
     while True:
         with _SCAN:
             result = _original(
                 self, queue_name, count, 0, visibility_timeout, message_attribute_names
             )
-        left = deadline - time.monotonic()
-        if result or left <= 0:
+        if result or not wait_seconds_timeout:
             return result
-        # Wake when a message arrives; moto's own wait returns at once while invisible or
-        # group-held messages sit in the queue, so a short pause keeps the poll from spinning.
-        self.get_queue(queue_name).wait_for_messages(min(1.0, left))
-        time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+        self.get_queue(queue_name).wait_for_messages(1)
+        # moto's wait returns at once while visible messages sit in the queue that a FIFO
+        # group holds back; a short pause keeps such a poll from spinning.
+        time.sleep(0.02)
+        if time.monotonic() > deadline:
+            return result
 
 
 def install() -> None:
