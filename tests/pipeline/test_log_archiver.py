@@ -8,6 +8,7 @@ import re
 import signal
 
 import pytest
+from dying_loops import main_with_a_dying_receive_loop
 from log_archiver.archiver import COUNTERS, Archiver
 from log_archiver.config import ConfigError, load_config
 from pipeline_runtime.runtime import Metrics
@@ -152,28 +153,13 @@ def test_an_unexpected_error_in_a_receive_is_logged_and_the_loop_goes_on(pipelin
     assert len(unexpected) == 1 and "socket gone odd" in unexpected[0].exc_text
 
 
-class LoopKiller(BaseException):
-    """Stands for what no except clause in a loop expects (not an Exception at all)."""
-
-
 def test_an_archiver_whose_loop_dies_exits_one_so_systemd_restarts_it(
     pipeline, monkeypatch, caplog
 ):
-    import boto3
     from log_archiver.__main__ import main
 
     settings = pipeline.environment(RECEIVE_LOOPS=1, FLUSH_SECONDS=0.3, INSTANCE_ID="i-test")
-    for name, value in settings.items():
-        monkeypatch.setenv(name, value)
-    session = boto3.session.Session()
-    fail_once(session.events, "before-call.sqs.ReceiveMessage", LoopKiller())
-    monkeypatch.setattr(boto3, "DEFAULT_SESSION", session)  # main's boto3.client(...)
-    handlers = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        assert main() == 1
-    finally:
-        for number, handler in handlers.items():
-            signal.signal(number, handler)
+    assert main_with_a_dying_receive_loop(main, settings, monkeypatch) == 1
     assert "the receive-0 thread died" in caplog.text
     assert "an archiver thread died" in caplog.text
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from dying_loops import main_with_a_dying_receive_loop
 from worker_support import consumer_in_process, order, wait_until
 
 pytestmark = pytest.mark.engines
@@ -77,31 +78,11 @@ def test_an_unexpected_error_outside_any_message_is_logged_and_the_loop_goes_on(
     assert len(unexpected) == 1 and "injected" in unexpected[0].exc_text
 
 
-class LoopKiller(BaseException):
-    """Stands for what no except clause in the loop expects (not an Exception at all)."""
-
-
 def test_a_worker_whose_receive_loop_dies_exits_non_zero_so_systemd_restarts_it(
     lab, monkeypatch, caplog
 ):
-    import signal
-
-    import boto3
     from write_buffer_worker.__main__ import main
 
-    for name, value in {**lab.environment, "RECEIVE_LOOPS": "1"}.items():
-        monkeypatch.setenv(name, value)
-    session = boto3.session.Session()
-
-    def kill_the_loop(**_):
-        raise LoopKiller
-
-    session.events.register("before-call.sqs.ReceiveMessage", kill_the_loop)
-    monkeypatch.setattr(boto3, "DEFAULT_SESSION", session)  # main's boto3.client("sqs")
-    handlers = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        assert main() == 1
-    finally:
-        for number, handler in handlers.items():
-            signal.signal(number, handler)
+    environment = {**lab.environment, "RECEIVE_LOOPS": "1"}
+    assert main_with_a_dying_receive_loop(main, environment, monkeypatch) == 1
     assert "a worker thread died" in caplog.text
