@@ -11,6 +11,7 @@ Runs on moto's SNS, SQS and DynamoDB with the subscriptions exactly as `cdk synt
   5. an event that breaks the contract fails in every consumer and lands in every DLQ.
 
     python -m labs.fan_out_lab
+    python -m labs.fan_out_lab --template cdk.out/OrderFanOut.template.json   # already synthesized
 """
 
 from __future__ import annotations
@@ -189,12 +190,23 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import os
 
-    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--template",
+        type=Path,
+        help="the OrderFanOut template `cdk synth -c profile=sandbox` wrote (default: synthesize "
+        "the stack now)",
+    )
+    args = parser.parse_args(argv)
 
     from labs.local_engines import moto_server
 
-    print("synthesizing the app to read the fan-out subscriptions ...", flush=True)
-    subscriptions = synthesized_subscriptions()
+    if args.template:
+        print(f"reading the fan-out subscriptions from {args.template}", flush=True)
+        subscriptions = subscriptions_from_template(json.loads(args.template.read_text()))
+    else:
+        print("synthesizing the app to read the fan-out subscriptions ...", flush=True)
+        subscriptions = synthesized_subscriptions()
     with moto_server() as moto:
         os.environ.update(handler_environment(moto))
         create_tables(moto)

@@ -58,10 +58,12 @@ def test_a_bad_event_is_retried_then_dead_lettered_in_every_queue_it_reached(fan
         assert fan_out.dead_letters(unit) == 1, unit
 
 
-def test_the_fan_out_lab_tells_the_whole_story():
-    """`python -m labs.fan_out_lab` in its own process: its own engines, its own environment."""
+def test_the_fan_out_lab_tells_the_whole_story(synthesized_app):
+    """`python -m labs.fan_out_lab` in its own process: its own engines, its own environment;
+    given the session's template, so it does not start the CDK again."""
+    template = synthesized_app("sandbox").template_path("OrderFanOut")
     result = subprocess.run(
-        [sys.executable, "-m", "labs.fan_out_lab"],
+        [sys.executable, "-m", "labs.fan_out_lab", "--template", str(template)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -71,3 +73,11 @@ def test_the_fan_out_lab_tells_the_whole_story():
     assert "Shipping   lab-parcel-0001\n" in result.stdout
     assert "payments still 2" in result.stdout
     assert result.stdout.count("dead letters now 1") == 4
+
+
+def test_the_lab_synthesizes_the_subscriptions_the_app_does(synthesized_app):
+    """What the lab reads when it synthesizes the stack alone (its default, `./run demo`)."""
+    from labs.fan_out_lab import synthesized_subscriptions
+
+    template = synthesized_app("sandbox").template_json("OrderFanOut")
+    assert synthesized_subscriptions() == subscriptions_from_template(template)
