@@ -71,6 +71,10 @@ def parse_envelope(body: str) -> Envelope:
         data = json.loads(body)
     except json.JSONDecodeError as error:
         raise Malformed(f"not JSON: {error.msg}") from None
+    except (ValueError, RecursionError) as error:
+        # Valid JSON Python will not load: an integer past 4,300 digits, nesting past the
+        # recursion limit. Left uncaught, one such body stopped a receive loop's batch.
+        raise Malformed(f"not loadable JSON: {type(error).__name__}") from None
     if not isinstance(data, dict):
         raise Malformed("not a JSON object")
     shipper, seq, lines = data.get("shipper"), data.get("seq"), data.get("lines")

@@ -40,6 +40,24 @@ class BadRequest(ValueError):
     """The job's input cannot be done, now or later."""
 
 
+class MalformedJob(ValueError):
+    """A jobs-queue body that is not `{"taskToken": "...", "input": ...}`: nothing to answer."""
+
+
+def parse_job(body: str) -> tuple[str, object]:
+    """`(task token, task input)` from a job message's body, or MalformedJob, whatever it holds."""
+    try:
+        job = json.loads(body)
+    except (ValueError, RecursionError) as error:  # JSONDecodeError, int digit limit, nesting
+        raise MalformedJob(f"not JSON: {type(error).__name__}") from None
+    if not isinstance(job, dict):
+        raise MalformedJob("not a JSON object")
+    token = job.get("taskToken")
+    if not isinstance(token, str) or not token:
+        raise MalformedJob("taskToken must be a non-empty string")
+    return token, job.get("input") or {}
+
+
 class Cancelled(RuntimeError):
     """The worker is stopping; the job goes back to the queue for another worker."""
 
@@ -175,13 +193,11 @@ class CompactionWorker:
     def handle(self, message: dict) -> str:
         """Do one job message; return what happened (for logs and tests)."""
         try:
-            job = json.loads(message["Body"])
-            token = job["taskToken"]
-            request = job.get("input") or {}
-        except (ValueError, KeyError, TypeError):
+            token, request = parse_job(message["Body"])
+        except MalformedJob as reason:
             log.error(
                 "job message without a task token; released for the redrive policy",
-                extra={"fields": {"message_id": message["MessageId"]}},
+                extra={"fields": {"message_id": message["MessageId"], "reason": str(reason)}},
             )
             self._visibility(message, 0)
             return "malformed"

@@ -86,12 +86,19 @@ def test_messages_become_gzip_objects_partitioned_by_hour_and_are_deleted_after(
 
 
 @pytest.mark.queue(visibility=1, max_receives=2)
-def test_a_malformed_message_reaches_the_dlq_and_the_rest_are_archived(pipeline):
+def test_malformed_bodies_reach_the_dlq_and_the_rest_are_archived(pipeline):
+    hostile = [
+        '{"not": "an envelope"}',
+        "[" * 50_000 + "]" * 50_000,  # json.loads raises RecursionError, not JSONDecodeError
+        '{"shipper": "x", "seq": ' + "9" * 5000 + ', "lines": []}',  # past int's digit limit
+    ]
+    for body in hostile:
+        pipeline.sqs.send_message(QueueUrl=pipeline.queue_url, MessageBody=body)
     pipeline.send_envelopes(envelopes(5))
-    pipeline.sqs.send_message(QueueUrl=pipeline.queue_url, MessageBody='{"not": "an envelope"}')
     with archiver(pipeline, VISIBILITY_TIMEOUT_SECONDS=2, FLUSH_SECONDS=0.2) as metrics:
         wait_until(
-            lambda: pipeline.depth(pipeline.dlq_url) == 1, what="the malformed message in the DLQ"
+            lambda: pipeline.depth(pipeline.dlq_url) == len(hostile),
+            what="the malformed messages in the DLQ",
         )
         wait_archived(pipeline, metrics, 5)
     assert metrics.totals()["Malformed"] >= 1
