@@ -6,6 +6,13 @@
 
 cdk-nag's AwsSolutions pack and this project's queue rules (QueueRules) run on every synth: an
 unacknowledged error fails it and `cdk.out/validation-report.json` says why.
+
+CDK's built-in CloudFormation validation (resource schemas and CDK's default rules) is off by
+default here: it took about 45% of each synth (13.5 s -> 7.3 s for this app on the CI machine),
+found nothing in these templates, and only warns by default. cfn-lint checks every template of
+both profiles in the test suite, and the suite also synthesizes the app with the built-in
+validation on and requires it to find nothing. Turn it on for a synth with
+`-c cfn_validate=true`.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ from stacks.write_buffer_stack import WriteBufferStack  # noqa: E402
 
 def build_app(app: cdk.App | None = None, *, nag: bool = True) -> cdk.App:
     """Add every stack to `app` (a new one by default), configured by its context."""
-    app = app or cdk.App()
+    app = app or cdk.App(builtin_cloud_formation_validation=False)
     profile = profile_named(app.node.try_get_context("profile"))
     env = cdk.Environment(
         account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")
@@ -104,6 +111,8 @@ def build_app(app: cdk.App | None = None, *, nag: bool = True) -> cdk.App:
 
     if nag:
         cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), QueueRules())
+    if str(app.node.try_get_context("cfn_validate")).lower() == "true":
+        cdk.Validations.of(app).add_plugins(cdk.CloudFormationValidatePlugin())
     return app
 
 

@@ -458,6 +458,7 @@ def synthesize_app(profile: str, outdir: str | Path | None = None, **context: An
     app = cdk.App(
         context={**flags, "aws:cdk:enable-path-metadata": True, "profile": profile, **context},
         outdir=str(outdir),
+        builtin_cloud_formation_validation=False,  # as app.py: cfn-lint checks the templates
     )
     build_app(app, nag=False)
     app.synth()

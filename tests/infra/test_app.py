@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import shutil
 import subprocess
@@ -81,16 +82,21 @@ def test_the_project_package_imports_from_the_constructs_folder():
 
 
 def test_app_py_runs_as_the_cdk_cli_runs_it(tmp_path):
-    """`cdk synth` runs `python3 app.py` with no pytest path entries: app.py must set its own."""
+    """`cdk synth` runs `python3 app.py` with no pytest path entries: app.py must set its own.
+    It runs with CDK's built-in CloudFormation validation on (`-c cfn_validate=true`; off by
+    default for synth time, see app.py), which must find nothing, not even a warning."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)} | {
         "CDK_OUTDIR": str(tmp_path),
-        "CDK_CONTEXT_JSON": '{"profile": "sandbox"}',
+        "CDK_CONTEXT_JSON": '{"profile": "sandbox", "cfn_validate": "true"}',
     }
     result = subprocess.run(
         [sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert (tmp_path / "WriteBuffer.template.json").is_file()
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    found = {r["pluginName"]: r["violations"] for r in report["pluginReports"]}
+    assert found["CloudFormation Validate"] == []
 
 
 COPIED_APP = textwrap.dedent(
