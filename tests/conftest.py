@@ -12,6 +12,10 @@ import pytest
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 os.environ.setdefault("JSII_DEPRECATED", "quiet")
+# CDK's built-in CloudFormation validation is off, as in app.py: cfn-lint checks the templates
+# (tests/infra/test_templates.py), and tests/infra/test_app.py runs app.py with it on. Each
+# process would otherwise load its WebAssembly engine and validate every test's template.
+os.environ.setdefault("CDK_VALIDATION", "false")
 
 from labs.local_engines import EmbeddedPostgres, MotoServer, embedded_postgres, moto_server  # noqa: E402
 
