@@ -8,11 +8,11 @@ cdk-nag's AwsSolutions pack and this project's queue rules (QueueRules) run on e
 unacknowledged error fails it and `cdk.out/validation-report.json` says why.
 
 CDK's built-in CloudFormation validation (resource schemas and CDK's default rules) is off by
-default here: it took about 45% of each synth (13.5 s -> 7.3 s for this app on the CI machine),
-found nothing in these templates, and only warns by default. cfn-lint checks every template of
-both profiles in the test suite, and the suite also synthesizes the app with the built-in
-validation on and requires it to find nothing. Turn it on for a synth with
-`-c cfn_validate=true`.
+default here: it took about 45% of each synth (13.5 s -> 7.3 s for this app on the CI machine)
+and found nothing in these templates. cfn-lint checks every template of both profiles in the
+test suite, and the suite also synthesizes the app with the built-in validation on and requires
+it to find nothing. Turn it on for a synth with `-c cfn_validate=true` (cdk.json's
+`validateAgainstDefaultRules` flag then makes a finding fail the synth).
 """
 
 from __future__ import annotations

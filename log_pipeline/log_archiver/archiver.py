@@ -21,10 +21,10 @@ Guarantees, each tested against moto's SQS and S3:
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import logging
-import random
 import threading
 import time
 import uuid
@@ -32,15 +32,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pipeline_runtime.runtime import Backoff, Metrics
+from pipeline_runtime.runtime import Backoff, Metrics, run_steps
 
 from log_archiver.config import ArchiverConfig
 
 log = logging.getLogger(__name__)
-
-# After an unexpected error a loop waits this long (plus as much jitter) before going on, so a
-# persistent fault does not spin.
-UNEXPECTED_ERROR_PAUSE = 1.0
 
 COUNTERS = (
     "Messages",
@@ -143,7 +139,6 @@ class Archiver:
         self._buffer = Buffer()
         self._stopping = threading.Event()
         self._flushed = threading.Event()
-        self._failed = threading.Event()
         self._flush_lock = threading.Lock()
         self._backoff = Backoff(base=0.5, cap=config.write_backoff_max_seconds)
         self._threads: list[threading.Thread] = []
@@ -158,9 +153,22 @@ class Archiver:
 
     def _spawn(self, name: str, step) -> None:
         self._progress[name] = time.monotonic()
-        thread = threading.Thread(target=self._run, args=(name, step), name=name, daemon=True)
+        thread = threading.Thread(
+            target=run_steps,
+            args=(
+                name,
+                step,
+                self._stopping,
+                functools.partial(self._beat, name),
+            ),
+            name=name,
+            daemon=True,
+        )
         thread.start()
         self._threads.append(thread)
+
+    def _beat(self, name: str) -> None:
+        self._progress[name] = time.monotonic()
 
     def stop(self, grace: float) -> None:
         """Stop receiving, write and delete what is buffered, within `grace` seconds."""
@@ -171,32 +179,16 @@ class Archiver:
         self.flush(deadline=deadline)
 
     def failed(self) -> bool:
-        """A loop's thread died: a bug (no message and no AWS error can do it)."""
-        return self._failed.is_set()
+        """A loop's thread ended while not stopping: it died, a bug (no message and no AWS
+        error can do it). A loop ends by itself only once stopping."""
+        return not self._stopping.is_set() and not all(t.is_alive() for t in self._threads)
 
     def healthy(self) -> bool:
         limit = self.config.receive_wait_seconds + self.config.flush_seconds + 60
         now = time.monotonic()
-        return (
-            not self.failed()
-            and all(t.is_alive() for t in self._threads)
-            and all(now - seen < limit for seen in self._progress.values())
+        return all(t.is_alive() for t in self._threads) and all(
+            now - seen < limit for seen in self._progress.values()
         )
-
-    def _run(self, name: str, step) -> None:
-        """Call `step` until stopping; an error no branch expected is logged, then a pause."""
-        try:
-            while not self._stopping.is_set():
-                self._progress[name] = time.monotonic()
-                try:
-                    if step() is False:
-                        return
-                except Exception:
-                    log.exception("unexpected error in %s; going on after a pause", name)
-                    self._stopping.wait(UNEXPECTED_ERROR_PAUSE * (1 + random.random()))  # noqa: S311
-        except BaseException:
-            log.critical("the %s thread died", name, exc_info=True)
-            self._failed.set()  # the program exits 1 on this; the thread ends here
 
     # -- receiving ---------------------------------------------------------------------------
 

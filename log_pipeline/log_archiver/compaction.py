@@ -30,6 +30,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from botocore.exceptions import BotoCoreError, ClientError
+from pipeline_runtime.runtime import run_steps
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +136,12 @@ class CompactionWorker:
         self.last_progress = time.monotonic()
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="jobs", daemon=True)
+        self._thread = threading.Thread(
+            target=run_steps,
+            args=("jobs", self._receive_and_handle, self._stopping, self._beat),
+            name="jobs",
+            daemon=True,
+        )
         self._thread.start()
 
     def stop(self, grace: float) -> None:
@@ -157,16 +163,8 @@ class CompactionWorker:
             self._thread is not None and not self._thread.is_alive() and not self._stopping.is_set()
         )
 
-    def _loop(self) -> None:
-        while not self._stopping.is_set():
-            self.last_progress = time.monotonic()
-            try:
-                self._receive_and_handle()
-            except Exception:
-                # Not a job's doing (each one's handling is contained): logged, then a pause so
-                # a persistent fault does not spin.
-                log.exception("unexpected error in the jobs loop; going on after a pause")
-                self._stopping.wait(1.0)
+    def _beat(self) -> None:
+        self.last_progress = time.monotonic()
 
     def _receive_and_handle(self) -> None:
         try:

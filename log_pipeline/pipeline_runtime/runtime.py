@@ -8,9 +8,15 @@ import random
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 MAX_SAMPLES = 100  # EMF accepts at most 100 values per metric in one line
+
+# After an unexpected error a loop waits this long (plus as much jitter) before going on, so a
+# persistent fault does not spin.
+UNEXPECTED_ERROR_PAUSE = 1.0
+
+log = logging.getLogger(__name__)
 
 
 class ConfigError(ValueError):
@@ -48,6 +54,29 @@ def configure_logging() -> None:
     handler.setFormatter(JsonLines())
     logging.basicConfig(level=logging.INFO, handlers=[handler])
     logging.getLogger("botocore").setLevel(logging.WARNING)
+
+
+def run_steps(
+    name: str,
+    step: Callable[[], bool | None],
+    stopping: threading.Event,
+    beat: Callable[[], None],
+) -> None:
+    """A program's loop thread: `beat()` then `step()` until `stopping` is set or `step` returns
+    False. An error no branch of `step` expected is logged with its traceback and the loop goes
+    on after a pause; whatever ends the thread otherwise is logged as its death (the owner sees
+    a thread that is not alive while not stopping, and the program exits 1 for a restart)."""
+    try:
+        while not stopping.is_set():
+            beat()
+            try:
+                if step() is False:
+                    return
+            except Exception:
+                log.exception("unexpected error in %s; going on after a pause", name)
+                stopping.wait(UNEXPECTED_ERROR_PAUSE * (1 + random.random()))  # noqa: S311
+    except BaseException:
+        log.critical("the %s thread died", name, exc_info=True)
 
 
 class Backoff:
