@@ -216,8 +216,9 @@ def test_sigterm_writes_the_buffer_then_exits_zero(pipeline):
     assert totals["Messages"] > 0  # the buffer was written, not left for the timeout
     # A receive that returned as the stop began is released, not buffered: those messages are
     # back in the queue at once (not in 180 s), and every message is in exactly one place.
-    written = {seq for _, seq, _, _ in archived(pipeline)}
+    records = archived(pipeline)
+    written = {seq for _, seq, _, _ in records}
     released = {e["seq"] for e in pipeline.drain()}
     assert written | released == set(range(20)) and not written & released
     assert totals["Released"] == len(released)
-    assert archived(pipeline) == {r for r in expected(20) if r[1] in written}
+    assert records == {r for r in expected(20) if r[1] in written}
